@@ -34,11 +34,9 @@ class Expr:
 class RawExtension:
     """An extension element we do not interpret, kept so nothing in the file is lost."""
 
-    tag: str
-    attributes: Mapping[str, str]
-    text: str | None
-    line: int | None
-    children: tuple[RawExtension, ...] = ()
+    tag: str  # `{namespace}name`
+    xml: str  # the element as written, children included
+    line: int | None = None
 
 
 # ---------------------------------------------------------------- vendor-neutral extensions

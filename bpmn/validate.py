@@ -27,7 +27,6 @@ from bpmn.model import (
     Expr,
     FlowNode,
     Gateway,
-    InclusiveGateway,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
     LinkEventDefinition,

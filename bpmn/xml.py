@@ -9,7 +9,6 @@ size and the element nesting depth. Every element keeps its `sourceline`.
 from __future__ import annotations
 
 import codecs
-import io
 import re
 from dataclasses import dataclass
 
@@ -110,15 +109,6 @@ def _line_of(data: bytes, needle_index: int) -> int:
     return data.count(b"\n", 0, needle_index) + 1
 
 
-def _syntax_error_of(data: bytes, line: int | None, message: str) -> tuple[int | None, str]:
-    try:
-        etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        if exc.lineno and exc.lineno > 0:
-            return exc.lineno, (exc.msg or str(exc)).strip()
-    return line, message
-
-
 def parse_xml(data: bytes, *, limits: XmlLimits | None = None) -> etree._Element:
     """Parse untrusted bytes into an element tree, or raise XmlRefused saying why and where."""
     limits = limits or XmlLimits()
@@ -146,49 +136,26 @@ def parse_xml(data: bytes, *, limits: XmlLimits | None = None) -> etree._Element
             line,
         )
 
-    depth = 0
-    root: etree._Element | None = None
     try:
-        # Stream with start/end events so a too-deep document is stopped where it goes
-        # too deep, before the rest is read.
-        events = etree.iterparse(
-            io.BytesIO(data),
-            events=("start", "end"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-        )
-        for event, element in events:
-            if event == "start":
-                depth += 1
-                if root is None:
-                    root = element
-                if depth > limits.max_depth:
-                    raise XmlRefused(
-                        "xml.too-deep",
-                        f"elements are nested more than {limits.max_depth} levels deep",
-                        element.sourceline,
-                    )
-            else:
-                depth -= 1
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno and exc.lineno > 0 else None
         message = (exc.msg or str(exc)).strip()
-        if line is None:
-            # iterparse loses the cause of some errors (an undefined entity says "no element
-            # found", line 0); a whole-document parse with the same options names it.
-            line, message = _syntax_error_of(data, line, message)
+        if "Excessive depth" in message:  # libxml2's own bound, without huge_tree
+            raise XmlRefused("xml.too-deep", f"elements are nested more than "
+                             f"{limits.max_depth} levels deep", line) from None
         raise XmlRefused("xml.syntax", f"not well-formed XML: {message}", line) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown declared encoding
         raise XmlRefused("xml.syntax", f"not readable XML: {exc}", 1) from None
     if root is None:
         raise XmlRefused("xml.empty", "no root element", 1)
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype:  # defence in depth: the prolog scan above should have caught it
+    # An element at depth max_depth + 1, found by one XPath walk in C (linear in size).
+    too_deep = root.getroottree().xpath("/*" * (limits.max_depth + 1))
+    if too_deep:
+        raise XmlRefused("xml.too-deep",
+                         f"elements are nested more than {limits.max_depth} levels deep",
+                         too_deep[0].sourceline)
+    if root.getroottree().docinfo.doctype:
+        # Defence in depth: the prolog scan above should have caught it.
         raise XmlRefused("xml.doctype", "DOCTYPE declarations are not allowed", 1)
     return root

@@ -138,15 +138,15 @@ class _Context:
 
 
 def _children(el: etree._Element, name: str | None = None) -> Iterator[etree._Element]:
-    for child in el:
-        if not isinstance(child.tag, str):
-            continue
-        if name is None or (local(child.tag) == name and namespace(child.tag) == BPMN_NS):
-            yield child
+    """Element children, or only the BPMN children called `name` (filtered in C)."""
+    if name is None:
+        return (child for child in el if isinstance(child.tag, str))
+    return el.iterchildren(f"{{{BPMN_NS}}}{name}")
 
 
 def _child(el: etree._Element, name: str) -> etree._Element | None:
-    return next(_children(el, name), None)
+    # iterchildren filters in C; find() would go through lxml's Python ElementPath.
+    return next(el.iterchildren(f"{{{BPMN_NS}}}{name}"), None)
 
 
 def _ref(el: etree._Element, value: str | None) -> str | None:
@@ -675,35 +675,35 @@ def _float(value: str | None) -> float:
         return 0.0
 
 
+_SHAPE = f"{{{BPMNDI_NS}}}BPMNShape"
+_EDGE = f"{{{BPMNDI_NS}}}BPMNEdge"
+_BOUNDS = f"{{{DC_NS}}}Bounds"
+_WAYPOINT = f"{{{DI_NS}}}waypoint"
+
+
 def _diagram(el: etree._Element) -> Diagram:
     shapes: dict[str, Shape] = {}
     edges: dict[str, Edge] = {}
-    plane = next((c for c in el if isinstance(c.tag, str) and local(c.tag) == "BPMNPlane"),
-                 None)
+    plane = next(el.iterchildren(f"{{{BPMNDI_NS}}}BPMNPlane"), None)
     if plane is not None:
-        for item in plane:
-            if not isinstance(item.tag, str):
-                continue
+        for item in plane.iterchildren(_SHAPE):
             target = item.get("bpmnElement")
-            if not target:
+            bounds = next(item.iterchildren(_BOUNDS), None)
+            if not target or bounds is None:
                 continue
-            if local(item.tag) == "BPMNShape":
-                bounds = next((b for b in item if isinstance(b.tag, str)
-                               and local(b.tag) == "Bounds"), None)
-                if bounds is None:
-                    continue
-                expanded = item.get("isExpanded")
-                horizontal = item.get("isHorizontal")
-                shapes[target] = Shape(
-                    element_id=target,
-                    bounds=Bounds(_float(bounds.get("x")), _float(bounds.get("y")),
-                                  _float(bounds.get("width")), _float(bounds.get("height"))),
-                    is_expanded=None if expanded is None else expanded == "true",
-                    is_horizontal=None if horizontal is None else horizontal == "true")
-            elif local(item.tag) == "BPMNEdge":
-                points = tuple((_float(p.get("x")), _float(p.get("y"))) for p in item
-                               if isinstance(p.tag, str) and local(p.tag) == "waypoint")
-                edges[target] = Edge(element_id=target, waypoints=points)
+            expanded = item.get("isExpanded")
+            horizontal = item.get("isHorizontal")
+            x, y, w, h = (_float(bounds.get(a)) for a in ("x", "y", "width", "height"))
+            shapes[target] = Shape(
+                target, Bounds(x, y, w, h),
+                None if expanded is None else expanded == "true",
+                None if horizontal is None else horizontal == "true")
+        for item in plane.iterchildren(_EDGE):
+            target = item.get("bpmnElement")
+            if target:
+                edges[target] = Edge(target, tuple(
+                    (_float(p.get("x")), _float(p.get("y")))
+                    for p in item.iterchildren(_WAYPOINT)))
     return Diagram(id=el.get("id"), plane_element=None if plane is None
                    else plane.get("bpmnElement"), shapes=shapes, edges=edges)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -37,14 +38,15 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_FAMILY = (CAMUNDA_NS, OPERATON_NS, FLOWABLE_NS, ACTIVITI_NS)
 
 
-def local(tag: object) -> str:
-    text = str(tag)
-    return text.rsplit("}", 1)[-1]
+@lru_cache(maxsize=4096)
+def local(tag: str) -> str:
+    """`{ns}name` -> `name`. Cached: a file repeats a few dozen tags thousands of times."""
+    return tag.rsplit("}", 1)[-1]
 
 
-def namespace(tag: object) -> str:
-    text = str(tag)
-    return text[1:].split("}", 1)[0] if text.startswith("{") else ""
+@lru_cache(maxsize=4096)
+def namespace(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -74,13 +76,10 @@ def _int(value: str | None) -> int | None:
 
 
 def raw(element: etree._Element) -> RawExtension:
-    return RawExtension(
-        tag=str(element.tag),
-        attributes={str(k): str(v) for k, v in element.attrib.items()},
-        text=(element.text or "").strip() or None,
-        line=element.sourceline,
-        children=tuple(raw(child) for child in element if isinstance(child.tag, str)),
-    )
+    # One C call keeps the whole subtree; whoever needs it can parse it back.
+    return RawExtension(tag=str(element.tag), xml=etree.tostring(element, encoding="unicode",
+                                                                  with_tail=False),
+                        line=element.sourceline)
 
 
 @dataclass
@@ -152,6 +151,9 @@ def read_extensions(element: etree._Element,
                     extension_elements: etree._Element | None,
                     forms: dict[str, str] | None = None) -> ReadExtensions:
     """Read the vendor attributes of `element` and the children of its extensionElements."""
+    if extension_elements is None and not any(
+            key[0] == "{" and namespace(key) in CAMUNDA_FAMILY for key in element.attrib):
+        return _NOTHING  # most elements of most files: skip building anything
     b = _Builder()
     extra: dict[str, Any] = {}
     _read_attributes(element, b, extra)
@@ -178,6 +180,10 @@ def read_extensions(element: etree._Element,
     return ReadExtensions(ext=b.build(), loop=b.loop, **extra)
 
 
+_NOTHING = ReadExtensions(ext=Extensions(), loop={})
+
+
+@lru_cache(maxsize=256)
 def _family(ns: str) -> str:
     if ns in CAMUNDA_FAMILY:
         return "camunda"
