@@ -1,0 +1,1 @@
+"""The engine: a Django app that stores process definitions and runs them."""

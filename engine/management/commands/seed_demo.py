@@ -1,0 +1,105 @@
+"""`manage.py seed_demo`: role groups, demo users, a system API token, the demo process.
+
+Idempotent: a second run changes nothing and prints the same block (same token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from engine.services.deployments import deployment_create
+
+DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
+
+# Role groups say what a person may do in the portal; business groups are what models
+# name in candidateGroups.
+ROLE_GROUPS = ("approver", "process_admin", "auditor")
+BUSINESS_GROUPS = ("finance", "managers")
+SYSTEM_USERNAME = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    groups: tuple[str, ...]
+    is_staff: bool = False
+
+
+DEMO_USERS = (
+    DemoUser("approver", "demo-approver", "approver", ("approver", "finance", "managers")),
+    DemoUser("admin", "demo-admin", "process_admin", ("process_admin",), is_staff=True),
+    DemoUser("auditor", "demo-auditor", "auditor", ("auditor",)),
+)
+
+
+class Command(BaseCommand):
+    help = "Create demo groups, users and API token, and deploy the demo approval process."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="The portal address to print (default: the address `make run` serves).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        token, definitions = self._seed()
+        out = self.stdout
+        out.write("")
+        out.write(self.style.SUCCESS("flowdesk demo is ready"))
+        out.write(f"  Portal:   {options['url']}")
+        out.write(f"  API docs: {options['url'].rstrip('/')}/api/docs/")
+        out.write("  Demo users (username / password / role):")
+        for user in DEMO_USERS:
+            out.write(f"    {user.username:<9} {user.password:<14} {user.role}")
+        out.write(f"  API token of user '{SYSTEM_USERNAME}': {token}")
+        out.write(f"    e.g. curl -H 'Authorization: Token {token}' {options['url']}api/schema/")
+        for definition in definitions:
+            out.write(f"  Deployed: {definition}")
+        out.write("")
+
+    @transaction.atomic
+    def _seed(self) -> tuple[str, list[str]]:
+        groups = {
+            name: Group.objects.get_or_create(name=name)[0]
+            for name in (*ROLE_GROUPS, *BUSINESS_GROUPS)
+        }
+        user_model = get_user_model()
+        admin = None
+        for demo in DEMO_USERS:
+            user, _ = user_model.objects.get_or_create(username=demo.username)
+            changed = False
+            if not user.check_password(demo.password):
+                user.set_password(demo.password)
+                changed = True
+            if user.is_staff != demo.is_staff or not user.is_active:
+                user.is_staff = demo.is_staff
+                user.is_active = True
+                changed = True
+            if changed:
+                user.save()
+            user.groups.add(*(groups[name] for name in demo.groups))
+            if demo.role == "process_admin":
+                admin = user
+
+        system, created = user_model.objects.get_or_create(username=SYSTEM_USERNAME)
+        if created:
+            system.set_unusable_password()  # an API client: token only, no portal login
+            system.save()
+        token, _ = Token.objects.get_or_create(user=system)
+
+        deployment = deployment_create(
+            files=[(DEMO_BPMN.name, DEMO_BPMN.read_bytes())], actor=admin, name="demo"
+        )
+        definitions = [str(d) for d in deployment.process_definitions.order_by("key")]
+        return token.key, definitions

@@ -1,0 +1,2 @@
+"""Writes. Each service is named <entity>_<action>, takes keyword-only arguments, and
+runs in one transaction."""

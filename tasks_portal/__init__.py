@@ -1,0 +1,1 @@
+"""The portal: pages for people, the REST API for systems."""

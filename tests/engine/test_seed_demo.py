@@ -1,0 +1,93 @@
+"""`manage.py seed_demo`: demo groups, users, token and process, idempotently."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from engine.models import Deployment, ProcessDefinition
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": get_user_model().objects.count(),
+        "groups": Group.objects.count(),
+        "tokens": Token.objects.count(),
+        "deployments": Deployment.objects.count(),
+        "definitions": ProcessDefinition.objects.count(),
+    }
+
+
+def _printed_token(output: str) -> str:
+    match = re.search(r"API token of user 'system': (\w+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_seed_demo_twice_gives_the_same_rows_and_the_same_token():
+    first_output = _seed()
+    first = _counts()
+
+    second_output = _seed()
+
+    assert _counts() == first
+    assert _printed_token(second_output) == _printed_token(first_output)
+    assert _printed_token(first_output) == Token.objects.get(user__username="system").key
+
+
+def test_seed_demo_creates_role_and_business_groups_and_demo_users():
+    _seed()
+
+    user_model = get_user_model()
+    groups = lambda name: set(  # noqa: E731
+        user_model.objects.get(username=name).groups.values_list("name", flat=True)
+    )
+    assert {"approver", "process_admin", "auditor", "finance", "managers"} <= set(
+        Group.objects.values_list("name", flat=True)
+    )
+    assert groups("approver") == {"approver", "finance", "managers"}
+    assert groups("admin") == {"process_admin"}
+    assert groups("auditor") == {"auditor"}
+    assert user_model.objects.get(username="admin").is_staff
+    assert not user_model.objects.get(username="system").has_usable_password()
+
+
+def test_seed_demo_deploys_the_approval_process_once():
+    _seed()
+    _seed()
+
+    definition = ProcessDefinition.objects.get()
+    assert (definition.key, definition.version, definition.name) == (
+        "approval",
+        1,
+        "Approval request",
+    )
+    assert definition.deployed_by is not None and definition.deployed_by.username == "admin"
+
+
+def test_seed_demo_prints_demo_logins_but_no_other_secret():
+    output = _seed()
+
+    for username, password in (
+        ("approver", "demo-approver"),
+        ("admin", "demo-admin"),
+        ("auditor", "demo-auditor"),
+    ):
+        assert re.search(rf"{username}\s+{password}", output), output
+    assert "http://127.0.0.1:8000/" in output
+    assert settings.SECRET_KEY not in output

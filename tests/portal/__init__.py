@@ -1,0 +1,1 @@
+"""Portal tests: pages, health check, API schema."""
