@@ -8,6 +8,7 @@ parses every one of them at load time and the engine compiles them once per defi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -685,7 +686,6 @@ class Definitions:
     item_definitions: Mapping[str, ItemDefinition] = field(default_factory=dict)
     diagrams: tuple[Diagram, ...] = ()
     namespaces: Mapping[str, str] = field(default_factory=dict)
-    element_counts: Mapping[str, int] = field(default_factory=dict)
 
     def process(self, process_id: str) -> Process | None:
         for process in self.processes:
@@ -696,6 +696,11 @@ class Definitions:
     @property
     def executable_processes(self) -> tuple[Process, ...]:
         return tuple(p for p in self.processes if p.is_executable)
+
+    @property
+    def element_counts(self) -> dict[str, int]:
+        """How many of each kind the model holds (computed on demand; see count_elements)."""
+        return count_elements(self)
 
 
 def walk_scope(scope: Scope) -> Iterator[FlowNode]:
@@ -717,3 +722,59 @@ def walk_flows(scope: Scope) -> Iterator[SequenceFlow]:
     for node in walk_scope(scope):
         if isinstance(node, SubProcess):
             yield from node.scope.flows.values()
+
+
+def count_elements(definitions: Definitions) -> dict[str, int]:
+    """How many of each kind the model holds, in the vocabulary of the corpus INDEX:
+    local names of flow nodes and loop markers plus `<event>:<trigger>` and the derived
+    kinds (`boundaryEvent:nonInterrupting`, `subProcess:event`, ...)."""
+    counts: Counter[str] = Counter()
+    for process in definitions.processes:
+        counts["process"] += 1
+        for node in walk_scope(process.scope):
+            counts[node.kind] += 1
+            if isinstance(node, Event):
+                for trigger in {d.trigger for d in node.definitions}:
+                    counts[f"{node.kind}:{trigger}"] += 1
+                if len(node.definitions) > 1:
+                    # The corpus vocabulary says `multiple` for both; parallel is extra.
+                    counts[f"{node.kind}:multiple"] += 1
+                    if node.parallel_multiple:
+                        counts[f"{node.kind}:parallelMultiple"] += 1
+                if isinstance(node, BoundaryEvent) and not node.cancel_activity:
+                    counts["boundaryEvent:nonInterrupting"] += 1
+                if isinstance(node, StartEvent) and not node.is_interrupting:
+                    counts["startEvent:nonInterrupting"] += 1
+            if isinstance(node, Activity):
+                if node.is_for_compensation:
+                    counts["activity:forCompensation"] += 1
+                if isinstance(node.loop, StandardLoop):
+                    counts["standardLoopCharacteristics"] += 1
+                elif isinstance(node.loop, MultiInstance):
+                    counts["multiInstanceLoopCharacteristics"] += 1
+                    mode = "sequential" if node.loop.sequential else "parallel"
+                    counts[f"multiInstanceLoopCharacteristics:{mode}"] += 1
+            if isinstance(node, SubProcess):
+                if node.triggered_by_event:
+                    counts[f"{node.kind}:event"] += 1
+                for data in node.scope.data_objects.values():
+                    counts[_data_kind(data)] += 1
+        counts["sequenceFlow"] += sum(1 for _ in walk_flows(process.scope))
+        for data in process.scope.data_objects.values():
+            counts[_data_kind(data)] += 1
+        for top in process.lanes:
+            counts["lane"] += sum(1 for _ in top.walk())
+    for collaboration in definitions.collaborations:
+        counts["participant"] += len(collaboration.participants)
+        counts["messageFlow"] += len(collaboration.message_flows)
+    for kind, table in (("message", definitions.messages), ("signal", definitions.signals),
+                        ("error", definitions.errors), ("escalation", definitions.escalations)):
+        if table:
+            counts[kind] += len(table)
+    return dict(sorted(counts.items()))
+
+
+def _data_kind(data: DataObject) -> str:
+    if data.is_store:
+        return "dataStoreReference"
+    return "dataObjectReference" if data.is_reference else "dataObject"

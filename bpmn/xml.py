@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -21,6 +22,7 @@ DEFAULT_MAX_DEPTH = 200
 
 # How much of the document start we decode to look for a DOCTYPE before the root element.
 _PROLOG_WINDOW = 64 * 1024
+_PROLOG_FIRST_LOOK = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +88,20 @@ def _guess_encoding(data: bytes) -> str:
 def _prolog(data: bytes) -> str | None:
     """The decoded text before the root element's start tag (comments and PIs skipped),
     or None when the prolog does not end within the first `_PROLOG_WINDOW` bytes."""
-    window = data[:_PROLOG_WINDOW]
-    text = window.decode(_guess_encoding(data), errors="replace")
+    encoding = _guess_encoding(data)
+    # Most prologs are a line or two: look at a small window first, the full one if needed.
+    for size in (_PROLOG_FIRST_LOOK, _PROLOG_WINDOW):
+        window = data[:size]
+        prolog = _scan_prolog(window.decode(encoding, errors="replace"))
+        if prolog is not None or len(window) == len(data):
+            break
+    if prolog is None and len(window) == len(data):
+        return window.decode(encoding, errors="replace")
+    return prolog
+
+
+def _scan_prolog(text: str) -> str | None:
+    """The text up to the root start tag, or None if `text` ends before it."""
     pos = 0
     while True:
         start = text.find("<", pos)
@@ -97,12 +111,19 @@ def _prolog(data: bytes) -> str | None:
             end = text.find("?>", start)
         elif text.startswith("<!--", start):
             end = text.find("-->", start)
+        elif start + 9 > len(text):
+            return None  # the window cuts what could be "<!DOCTYPE": look further
         else:
             return text[:start + 9]
         if end < 0:
-            break
+            return None
         pos = end + 2
-    return text if len(window) == len(data) else None
+    return None
+
+
+@lru_cache(maxsize=8)
+def _depth_probe(max_depth: int) -> etree.XPath:
+    return etree.XPath("/*" * (max_depth + 1))
 
 
 def _line_of(data: bytes, needle_index: int) -> int:
@@ -117,7 +138,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits | None = None) -> etree._Element
             "xml.too-large",
             f"file is {len(data):,} bytes; the limit is {limits.max_bytes:,} bytes",
         )
-    if not data.strip():
+    if not data or data.isspace():
         raise XmlRefused("xml.empty", "file is empty", 1)
 
     prolog = _prolog(data)
@@ -150,7 +171,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits | None = None) -> etree._Element
     if root is None:
         raise XmlRefused("xml.empty", "no root element", 1)
     # An element at depth max_depth + 1, found by one XPath walk in C (linear in size).
-    too_deep = root.getroottree().xpath("/*" * (limits.max_depth + 1))
+    too_deep = _depth_probe(limits.max_depth)(root.getroottree())
     if too_deep:
         raise XmlRefused("xml.too-deep",
                          f"elements are nested more than {limits.max_depth} levels deep",

@@ -7,7 +7,6 @@ It never raises for a tree that `bpmn.xml` accepted.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,7 +16,6 @@ from lxml import etree
 from bpmn import diagnostics as diag
 from bpmn.model import (
     BPMN_NS,
-    Activity,
     AdHocSubProcess,
     Artifact,
     Assignment,
@@ -39,7 +37,6 @@ from bpmn.model import (
     ErrorEventDefinition,
     Escalation,
     EscalationEventDefinition,
-    Event,
     EventBasedGateway,
     EventDefinition,
     ExclusiveGateway,
@@ -77,8 +74,6 @@ from bpmn.model import (
     TimerKind,
     Transaction,
     UserTask,
-    walk_flows,
-    walk_scope,
 )
 from bpmn.parser.extensions import (
     ReadExtensions,
@@ -766,64 +761,7 @@ def build_definitions(root: etree._Element) -> tuple[Definitions, list[diag.Diag
         errors=errors, escalations=escalations, item_definitions=items,
         diagrams=tuple(diagrams),
         namespaces={str(k or ""): str(v) for k, v in (root.nsmap or {}).items()})
-    definitions = replace(definitions, element_counts=count_elements(definitions))
     return definitions, ctx.diagnostics
 
 
-def count_elements(definitions: Definitions) -> dict[str, int]:
-    """How many of each kind the model holds, in the vocabulary of the corpus INDEX:
-    local names of flow nodes and loop markers plus `<event>:<trigger>` and the derived
-    kinds (`boundaryEvent:nonInterrupting`, `subProcess:event`, ...)."""
-    counts: Counter[str] = Counter()
-    for process in definitions.processes:
-        counts["process"] += 1
-        for node in walk_scope(process.scope):
-            counts[node.kind] += 1
-            if isinstance(node, Event):
-                for trigger in {d.trigger for d in node.definitions}:
-                    counts[f"{node.kind}:{trigger}"] += 1
-                if len(node.definitions) > 1:
-                    # The corpus vocabulary says `multiple` for both; parallel is extra.
-                    counts[f"{node.kind}:multiple"] += 1
-                    if node.parallel_multiple:
-                        counts[f"{node.kind}:parallelMultiple"] += 1
-                if isinstance(node, BoundaryEvent) and not node.cancel_activity:
-                    counts["boundaryEvent:nonInterrupting"] += 1
-                if isinstance(node, StartEvent) and not node.is_interrupting:
-                    counts["startEvent:nonInterrupting"] += 1
-            if isinstance(node, Activity):
-                if node.is_for_compensation:
-                    counts["activity:forCompensation"] += 1
-                if isinstance(node.loop, StandardLoop):
-                    counts["standardLoopCharacteristics"] += 1
-                elif isinstance(node.loop, MultiInstance):
-                    counts["multiInstanceLoopCharacteristics"] += 1
-                    mode = "sequential" if node.loop.sequential else "parallel"
-                    counts[f"multiInstanceLoopCharacteristics:{mode}"] += 1
-            if isinstance(node, SubProcess):
-                if node.triggered_by_event:
-                    counts[f"{node.kind}:event"] += 1
-                for data in node.scope.data_objects.values():
-                    counts[_data_kind(data)] += 1
-        counts["sequenceFlow"] += sum(1 for _ in walk_flows(process.scope))
-        for data in process.scope.data_objects.values():
-            counts[_data_kind(data)] += 1
-        for top in process.lanes:
-            counts["lane"] += sum(1 for _ in top.walk())
-    for collaboration in definitions.collaborations:
-        counts["participant"] += len(collaboration.participants)
-        counts["messageFlow"] += len(collaboration.message_flows)
-    for kind, table in (("message", definitions.messages), ("signal", definitions.signals),
-                        ("error", definitions.errors), ("escalation", definitions.escalations)):
-        if table:
-            counts[kind] += len(table)
-    return dict(sorted(counts.items()))
-
-
-def _data_kind(data: DataObject) -> str:
-    if data.is_store:
-        return "dataStoreReference"
-    return "dataObjectReference" if data.is_reference else "dataObject"
-
-
-__all__ = ["NODE_BUILDERS", "build_definitions", "count_elements"]
+__all__ = ["NODE_BUILDERS", "build_definitions"]
