@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .dialect import Dialect
@@ -41,6 +42,12 @@ _OPERATORS = (
     "}",
     "@",
 )
+_OPERATORS_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _op in _OPERATORS:
+    _OPERATORS_BY_FIRST[_op[0]] = (*_OPERATORS_BY_FIRST.get(_op[0], ()), _op)
+# The characters _is_name_char accepts after the first: letters and digits of any script,
+# '_' and '$'.
+_NAME_TAIL = re.compile(r"[^\W]*(?:[$][^\W]*)*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0"}
 _MAX_NUMBER_LENGTH = 400
 
@@ -112,12 +119,11 @@ class Lexer:
             elif ch in "\"'":
                 token = self._string(i)
             elif _is_name_start(ch):
-                j = i + 1
-                while j < stop and _is_name_char(text[j]):
-                    j += 1
+                match = _NAME_TAIL.match(text, i + 1, stop)
+                j = match.end() if match else i + 1
                 token = Token("name", text[i:j], i, j)
             else:
-                for op in _OPERATORS:
+                for op in _OPERATORS_BY_FIRST.get(ch, ()):
                     if text.startswith(op, i) and i + len(op) <= stop:
                         token = Token("op", op, i, i + len(op))
                         break
@@ -208,21 +214,24 @@ class Lexer:
         j = i + 1
         chunks: list[str] = []
         while True:
-            if j >= stop:
+            # Jump to the next quote or backslash instead of walking character by character.
+            close = text.find(quote, j, stop)
+            if close < 0:
                 raise self.error("unterminated string", i)
-            ch = text[j]
-            if ch == quote:
-                return Token("string", "".join(chunks), i, j + 1)
-            if ch == "\\" and j + 1 < stop:
-                nxt = text[j + 1]
-                if nxt == "u" and j + 6 <= stop:
-                    digits = text[j + 2 : j + 6]
-                    if all(c in "0123456789abcdefABCDEF" for c in digits):
-                        chunks.append(chr(int(digits, 16)))
-                        j += 6
-                        continue
-                chunks.append(_ESCAPES.get(nxt, nxt))
-                j += 2
-                continue
-            chunks.append(ch)
-            j += 1
+            backslash = text.find("\\", j, close)
+            if backslash < 0:
+                chunks.append(text[j:close])
+                return Token("string", "".join(chunks), i, close + 1)
+            chunks.append(text[j:backslash])
+            j = backslash
+            if j + 1 >= stop:
+                raise self.error("unterminated string", i)
+            nxt = text[j + 1]
+            if nxt == "u" and j + 6 <= stop:
+                digits = text[j + 2 : j + 6]
+                if all(c in "0123456789abcdefABCDEF" for c in digits):
+                    chunks.append(chr(int(digits, 16)))
+                    j += 6
+                    continue
+            chunks.append(_ESCAPES.get(nxt, nxt))
+            j += 2
