@@ -3,10 +3,13 @@
     .venv/bin/pip install -e '.[bench]'     # SpiffWorkflow, a benchmark-only dependency
     .venv/bin/python -m benchmarks.parse [--rounds 3] [--nodes 10000]
 
-Ours is measured doing everything a deployment does: hardened XML parse, model build,
-vendor extensions, expression and timer parsing, validation. SpiffWorkflow is measured
-doing `add_bpmn_str` + `get_spec` for every process (its own model build). The corpus
-ratio is taken over the files BOTH parse, so neither side is credited for giving up early.
+Two figures for ours: "parse" is what SpiffWorkflow's BpmnParser also does (XML -> model,
+with vendor extensions and the diagram); "load" adds what a deployment does on top
+(parsing every expression and timer, semantic validation), which SpiffWorkflow does not
+do. SpiffWorkflow is measured doing `add_bpmn_str` + `get_spec` for every process. The
+ratio is taken over the files BOTH parse, so neither side is credited for giving up.
+Times are process CPU time (best of N rounds), which is steadier than wall time on a
+shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -17,11 +20,18 @@ import time
 from collections.abc import Callable
 
 from bpmn.loader import load_model
+from bpmn.parser import build_definitions
+from bpmn.xml import parse_xml
 from tests.corpus import corpus_files
 
 
 def ours(data: bytes) -> bool:
     return load_model(data).definitions is not None
+
+
+def ours_parse(data: bytes) -> bool:
+    build_definitions(parse_xml(data))
+    return True
 
 
 def spiff(data: bytes) -> bool:
@@ -38,9 +48,7 @@ def _attempt(fn: Callable[[bytes], bool], data: bytes) -> tuple[bool, float]:
     start = time.perf_counter()
     try:
         ok = fn(data)
-    except Exception:
-        ok = False
-    except RecursionError:
+    except Exception:  # RecursionError included: SpiffWorkflow raises it on long models
         ok = False
     return ok, time.perf_counter() - start
 
@@ -82,17 +90,19 @@ def corpus_benchmark(rounds: int) -> None:
           f"SpiffWorkflow {spiff_ok}; timed over the {len(both)} both parse, "
           f"best of {rounds} rounds")
     best: dict[str, float] = {}
-    for label, fn in (("ours", ours), ("spiff", spiff)):
+    for label, fn in (("ours parse", ours_parse), ("ours load", ours), ("spiff", spiff)):
         times = []
         for _ in range(rounds):
-            start = time.perf_counter()
+            start = time.process_time()
             for data in both:
                 _attempt(fn, data)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         best[label] = min(times)
-        print(f"  {label:6s} {len(both) / best[label]:8.1f} files/s "
-              f"({best[label] * 1000:.0f} ms for the set)")
-    print(f"  ratio  {best['spiff'] / best['ours']:.2f}x SpiffWorkflow's throughput")
+        print(f"  {label:11s} {len(both) / best[label]:8.1f} files/s "
+              f"({best[label] * 1000:.0f} ms CPU for the set)")
+    for label in ("ours parse", "ours load"):
+        print(f"  ratio {label:11s} {best['spiff'] / best[label]:.2f}x SpiffWorkflow's "
+              "throughput")
 
 
 def scale_benchmark(sizes: list[int]) -> None:
@@ -100,7 +110,8 @@ def scale_benchmark(sizes: list[int]) -> None:
     per_node: list[float] = []
     for n in sizes:
         data = sequential_model(n)
-        ok, seconds = _attempt(ours, data)
+        attempts = [_attempt(ours, data) for _ in range(3)]
+        ok, seconds = all(a[0] for a in attempts), min(a[1] for a in attempts)
         per_node.append(seconds / n)
         print(f"  ours   n={n:6d}: {'ok' if ok else 'FAILED':6s} {seconds * 1000:8.1f} ms "
               f"({seconds / n * 1e6:.1f} us/node, {len(data) / 1e6:.1f} MB)")
@@ -113,22 +124,20 @@ def scale_benchmark(sizes: list[int]) -> None:
         try:
             spiff(data)
             outcome = "ok"
-        except RecursionError:
-            outcome = "RecursionError"
-        except Exception as exc:
-            outcome = type(exc).__name__
+        except Exception as exc:  # SpiffWorkflow wraps its RecursionError
+            outcome = f"{type(exc).__name__}: {str(exc)[:50]}"
         finally:
             sys.setrecursionlimit(limit)
-        print(f"  spiff  n={n:6d}: {outcome:14s} {(time.perf_counter() - start) * 1000:8.1f} ms")
+        print(f"  spiff  n={n:6d}: {(time.perf_counter() - start) * 1000:8.1f} ms  {outcome}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--nodes", type=int, default=10_000)
     args = parser.parse_args()
     corpus_benchmark(args.rounds)
-    scale_benchmark([500, 1000, args.nodes])
+    scale_benchmark([400, 500, 1000, args.nodes])
 
 
 if __name__ == "__main__":
