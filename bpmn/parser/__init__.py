@@ -676,29 +676,47 @@ _BOUNDS = f"{{{DC_NS}}}Bounds"
 _WAYPOINT = f"{{{DI_NS}}}waypoint"
 
 
+def _bounds(el: etree._Element) -> Bounds:
+    get = el.get
+    try:
+        return Bounds(float(get("x")), float(get("y")), float(get("width")),
+                      float(get("height")))
+    except (TypeError, ValueError):  # a missing or garbled number: draw it at 0
+        return Bounds(_float(get("x")), _float(get("y")), _float(get("width")),
+                      _float(get("height")))
+
+
+def _waypoints(el: etree._Element) -> tuple[tuple[float, float], ...]:
+    points = []
+    for point in el.iterchildren(_WAYPOINT):
+        try:
+            points.append((float(point.get("x")), float(point.get("y"))))
+        except (TypeError, ValueError):
+            points.append((_float(point.get("x")), _float(point.get("y"))))
+    return tuple(points)
+
+
 def _diagram(el: etree._Element) -> Diagram:
     shapes: dict[str, Shape] = {}
     edges: dict[str, Edge] = {}
     plane = next(el.iterchildren(f"{{{BPMNDI_NS}}}BPMNPlane"), None)
     if plane is not None:
-        for item in plane.iterchildren(_SHAPE):
+        for item in plane.iterchildren(_SHAPE, _EDGE):
             target = item.get("bpmnElement")
+            if not target:
+                continue
+            if item.tag == _EDGE:
+                edges[target] = Edge(target, _waypoints(item))
+                continue
             bounds = next(item.iterchildren(_BOUNDS), None)
-            if not target or bounds is None:
+            if bounds is None:
                 continue
             expanded = item.get("isExpanded")
             horizontal = item.get("isHorizontal")
-            x, y, w, h = (_float(bounds.get(a)) for a in ("x", "y", "width", "height"))
             shapes[target] = Shape(
-                target, Bounds(x, y, w, h),
+                target, _bounds(bounds),
                 None if expanded is None else expanded == "true",
                 None if horizontal is None else horizontal == "true")
-        for item in plane.iterchildren(_EDGE):
-            target = item.get("bpmnElement")
-            if target:
-                edges[target] = Edge(target, tuple(
-                    (_float(p.get("x")), _float(p.get("y")))
-                    for p in item.iterchildren(_WAYPOINT)))
     return Diagram(id=el.get("id"), plane_element=None if plane is None
                    else plane.get("bpmnElement"), shapes=shapes, edges=edges)
 
