@@ -56,3 +56,26 @@ class DeploymentInvalid(EngineError):
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "files": [f.as_dict() for f in self.diagnostics]}
+
+
+class AuditIsAppendOnly(EngineError):
+    """Something tried to change or delete an audit row; history is never rewritten."""
+
+    code = "audit.append-only"
+    http_status = 403
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(f"audit events are append-only: {operation} refused")
+
+
+class AuditNeedsTransaction(EngineError):
+    """An audit append ran outside a transaction, so it could not commit with its cause."""
+
+    code = "audit.no-transaction"
+    http_status = 500
+
+    def __init__(self) -> None:
+        super().__init__(
+            "audit events must be appended inside the transaction of the change they record"
+        )

@@ -1,14 +1,17 @@
 """Row locks. The only module that calls select_for_update, so lock order lives in one place.
 
 Lock order: process keys in ascending key order (a deployment may carry several keys;
-two deployments locking the same keys in the same order cannot deadlock).
+two deployments locking the same keys in the same order cannot deadlock). An audit chain
+head is always locked last, just before its rows are appended at the end of the
+transaction, and a transaction locks at most one chain (an instance's trigger its own
+chain, a deployment or admin action the `system` chain).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.models import ProcessKey
+from engine.models import AuditChain, ProcessKey
 
 
 def lock_process_keys(keys: Iterable[str]) -> dict[str, ProcessKey]:
@@ -25,3 +28,18 @@ def lock_process_keys(keys: Iterable[str]) -> dict[str, ProcessKey]:
     )
     rows = ProcessKey.objects.select_for_update().filter(key__in=ordered).order_by("key")
     return {row.key: row for row in rows}
+
+
+def lock_audit_chain(name: str) -> AuditChain:
+    """Lock (creating if needed) the head row of audit chain `name`; must run in a transaction.
+
+    Each chain has its own head row, so appends to different chains never wait on each
+    other. The common case (the chain exists) costs one statement; the first append to a
+    chain inserts with ON CONFLICT DO NOTHING, so two first appends meet on the unique
+    index, and the loser then locks the winner's committed row.
+    """
+    head = AuditChain.objects.select_for_update().filter(name=name).first()
+    if head is not None:
+        return head
+    AuditChain.objects.bulk_create([AuditChain(name=name)], ignore_conflicts=True)
+    return AuditChain.objects.select_for_update().get(name=name)

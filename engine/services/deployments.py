@@ -12,8 +12,9 @@ from django.db import transaction
 from bpmn import diagnostics as diag
 from bpmn.loader import load_model
 from engine import locks
+from engine.audit import AuditEntry, audit_append_many
 from engine.errors import DeploymentInvalid, FileDiagnostics
-from engine.models import Deployment, ProcessDefinition
+from engine.models import SYSTEM_CHAIN, AuditKind, Deployment, ProcessDefinition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -100,6 +101,33 @@ def deployment_create(
     return _store(checked, actor=actor, name=name)
 
 
+def _audit_deployed(
+    deployment: Deployment,
+    definitions: list[ProcessDefinition],
+    *,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """One `deployed` event per new definition version, on the system chain (locked last)."""
+    audit_append_many(SYSTEM_CHAIN, [
+        AuditEntry(
+            kind=AuditKind.DEPLOYED,
+            at=deployment.deployed_at,
+            actor=actor,
+            element_id=definition.key,
+            data={
+                "deployment_id": deployment.pk,
+                "deployment_name": deployment.name,
+                "definition_id": definition.pk,
+                "key": definition.key,
+                "version": definition.version,
+                "checksum": definition.checksum,
+                "source_name": definition.source_name,
+            },
+        )
+        for definition in definitions
+    ])
+
+
 @transaction.atomic
 def _store(
     checked: list[_CheckedFile], *, actor: AbstractBaseUser | None, name: str
@@ -107,6 +135,7 @@ def _store(
     counters = locks.lock_process_keys(p.key for f in checked for p in f.processes)
     deployment: Deployment | None = None
     reused: list[ProcessDefinition] = []
+    created: list[ProcessDefinition] = []
     actor_id = actor.pk if actor is not None else None
     for file in checked:
         for process in file.processes:
@@ -125,7 +154,7 @@ def _store(
             if deployment is None:
                 deployment = Deployment.objects.create(name=name, deployed_by_id=actor_id)
             version = (latest.version if latest is not None else 0) + 1
-            ProcessDefinition.objects.create(
+            created.append(ProcessDefinition.objects.create(
                 key=process.key,
                 version=version,
                 name=process.name,
@@ -134,11 +163,12 @@ def _store(
                 bpmn_bytes=file.data,
                 checksum=file.checksum,
                 deployed_by_id=actor_id,
-            )
+            ))
             counter = counters[process.key]
             counter.latest_version = version
             counter.save(update_fields=["latest_version"])
     if deployment is None:
         newest = max(reused, key=lambda d: (d.deployed_at, d.pk))
         return newest.deployment
+    _audit_deployed(deployment, created, actor=actor)
     return deployment
