@@ -684,6 +684,7 @@ class Definitions:
     errors: Mapping[str, Error] = field(default_factory=dict)
     escalations: Mapping[str, Escalation] = field(default_factory=dict)
     item_definitions: Mapping[str, ItemDefinition] = field(default_factory=dict)
+    data_stores: Mapping[str, DataObject] = field(default_factory=dict)  # root <dataStore>
     diagrams: tuple[Diagram, ...] = ()
     namespaces: Mapping[str, str] = field(default_factory=dict)
 

@@ -731,6 +731,7 @@ def build_definitions(root: etree._Element) -> tuple[Definitions, list[diag.Diag
     errors: dict[str, Error] = {}
     escalations: dict[str, Escalation] = {}
     items: dict[str, ItemDefinition] = {}
+    data_stores: dict[str, DataObject] = {}
     diagrams: list[Diagram] = []
 
     top = [c for c in root if isinstance(c.tag, str)]
@@ -765,6 +766,11 @@ def build_definitions(root: etree._Element) -> tuple[Definitions, list[diag.Diag
             x = Escalation(ctx.element_id(el), el.get("name"), el.get("escalationCode"),
                            el.sourceline)
             escalations[x.id] = x
+        elif name == "dataStore":
+            store = DataObject(id=ctx.element_id(el), name=el.get("name"),
+                               item_ref=_ref(el, el.get("itemSubjectRef")), is_store=True,
+                               line=el.sourceline)
+            data_stores[store.id] = store
         elif name == "itemDefinition":
             i = ItemDefinition(ctx.element_id(el), _ref(el, el.get("structureRef")),
                                el.get("itemKind"), _bool(el.get("isCollection"), False),
@@ -777,6 +783,7 @@ def build_definitions(root: etree._Element) -> tuple[Definitions, list[diag.Diag
         exporter_version=root.get("exporterVersion"), processes=tuple(processes),
         collaborations=tuple(collaborations), messages=messages, signals=signals,
         errors=errors, escalations=escalations, item_definitions=items,
+        data_stores=data_stores,
         diagrams=tuple(diagrams),
         namespaces={str(k or ""): str(v) for k, v in (root.nsmap or {}).items()})
     return definitions, ctx.diagnostics

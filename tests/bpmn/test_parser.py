@@ -361,3 +361,23 @@ def test_sequence_flows_without_ids_get_a_readable_stable_id():
 </process>""")
     assert result.ok, result.diagnostics
     assert nodes(result)["s"].outgoing == ("s->e",)
+
+
+def test_root_level_data_stores_and_process_data_objects_are_kept():
+    result = load("""
+<dataStore id="ds" name="Orders DB"/>
+<process id="P" isExecutable="true">
+  <startEvent id="s"/>
+  <dataObject id="do1" name="invoice" isCollection="true"/>
+  <dataStoreReference id="dsr" dataStoreRef="ds"/>
+  <textAnnotation id="note"><text>check twice</text></textAnnotation>
+  <association id="a1" sourceRef="s" targetRef="note"/>
+</process>""")
+    defs = result.definitions
+    assert defs.data_stores["ds"].name == "Orders DB"
+    scope = defs.process("P").scope
+    assert scope.data_objects["do1"].is_collection is True
+    assert scope.data_objects["dsr"].ref == "ds" and scope.data_objects["dsr"].is_store
+    kinds = {(a.kind, a.id) for a in scope.artifacts}
+    assert kinds == {("textAnnotation", "note"), ("association", "a1")}
+    assert next(a for a in scope.artifacts if a.id == "note").text == "check twice"
