@@ -264,7 +264,7 @@ def _check_script(c: _Checker, node: ScriptTask) -> None:
     # No scriptFormat at all is SpiffWorkflow's habit, and its scripts are Python.
     dialect = script_dialect(fmt) if fmt else Dialect.PYTHON
     try:
-        parse_script(node.script, dialect)
+        parse_script(node.script, dialect, result_variable=node.result_variable)
     except ExpressionError as exc:
         c.report("script.syntax",
                  f"{fmt or 'the'} script is not in the assignment language this engine runs "

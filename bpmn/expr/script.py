@@ -74,13 +74,15 @@ def _statements(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def parse_script(text: str, dialect: Dialect) -> Script:
+def parse_script(text: str, dialect: Dialect, *, result_variable: str | None = None) -> Script:
     """Parse a script: one assignment per line (or per ';').
 
     Accepted lines: `name = expr`, `name += expr` (also -=, *=, /=), optionally prefixed by
     def/var/let/const; `execution.setVariable("name", expr)`; either form wrapped in
-    `${...}`/`#{...}`. Blank lines and lines starting with `#` or `//` are skipped.
-    Anything else is an ExpressionError with its position.
+    `${...}`/`#{...}`. Blank lines and lines starting with `#` or `//` are skipped. With a
+    `result_variable` (Camunda's resultVariable), a line that is a bare expression assigns
+    its value to that variable, as the script's return value. Anything else is an
+    ExpressionError with its position.
     """
     if len(text) > MAX_TEXT_LENGTH:
         raise ExpressionError(f"script longer than {MAX_TEXT_LENGTH:,} characters")
@@ -95,11 +97,12 @@ def parse_script(text: str, dialect: Dialect) -> Script:
         if text.startswith(("${", "#{"), start) and text[stop - 1] == "}":
             start, stop = start + 2, stop - 1
         line = text.count("\n", 0, start) + 1
-        statements.append(_statement(text, start, stop, dialect, line))
+        statements.append(_statement(text, start, stop, dialect, line, result_variable))
     return Script(text, dialect, tuple(statements))
 
 
-def _statement(text: str, start: int, stop: int, dialect: Dialect, line: int) -> Assignment:
+def _statement(text: str, start: int, stop: int, dialect: Dialect, line: int,
+               result_variable: str | None) -> Assignment:
     match = _ASSIGNMENT.match(text, start, stop)
     if match is not None:
         value_start = match.end()
@@ -118,6 +121,8 @@ def _statement(text: str, start: int, stop: int, dialect: Dialect, line: int) ->
         and isinstance(node.args[0].value, str)
     ):
         return Assignment(node.args[0].value, "=", node.args[1], line)
+    if result_variable:
+        return Assignment(result_variable, "=", node, line)
     raise ExpressionError("a script line must assign a variable (name = value)", start, text)
 
 

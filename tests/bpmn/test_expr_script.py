@@ -79,3 +79,13 @@ def test_script_dialect_from_script_format():
     assert script_dialect("groovy") is Dialect.JUEL
     assert script_dialect("javascript") is Dialect.JUEL
     assert script_dialect("feel") is Dialect.FEEL
+
+
+def test_a_bare_expression_line_becomes_the_result_variable():
+    script = parse_script("a + b", Dialect.JUEL, result_variable="sum")
+    assert run_script(script, {"a": 1, "b": 2}) == {"sum": 3}
+
+
+def test_a_bare_expression_line_without_result_variable_is_refused():
+    with pytest.raises(ExpressionError):
+        parse_script("a + b", Dialect.JUEL)

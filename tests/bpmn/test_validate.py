@@ -193,3 +193,14 @@ def test_not_bpmn_root_is_refused_with_its_line():
     result = load_model(b'<?xml version="1.0"?>\n<root xmlns="urn:x"/>')
     d = only(result, "bpmn.not-bpmn")
     assert d.line == 2 and "urn:x" in d.message and result.definitions is None
+
+
+def test_a_script_that_is_one_expression_is_accepted_with_a_result_variable():
+    body = """
+<process id="P" isExecutable="true">
+  <startEvent id="s"/><sequenceFlow id="f" sourceRef="s" targetRef="calc"/>
+  <scriptTask id="calc" scriptFormat="groovy" camunda:resultVariable="{result}"><script>a + b</script></scriptTask>
+</process>"""
+    assert load(body.format(result="sum")).ok
+    refused = load(body.replace(' camunda:resultVariable="{result}"', ""))
+    assert only(refused, "script.syntax").element_id == "calc"

@@ -1,0 +1,511 @@
+"""Compile one process of a model into the indexes and parsed expressions the machine runs."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bpmn import model as m
+from bpmn.diagnostics import Diagnostic
+from bpmn.expr import (
+    Dialect,
+    Expression,
+    ExpressionError,
+    Script,
+    parse_expression,
+    parse_script,
+    script_dialect,
+)
+from bpmn.timers import TimerError, TimerKind, TimerSpec, is_expression, parse_timer
+
+# What a node does when a token reaches it; the machine dispatches on this.
+PASS = "pass"  # noqa: S105 - task, manual task
+USER = "user"
+SCRIPT = "script"
+JOB = "job"  # service, send, business rule tasks
+RECEIVE = "receive"
+SUBPROCESS = "subprocess"
+EXCLUSIVE = "exclusive"
+INCLUSIVE = "inclusive"
+PARALLEL = "parallel"
+EVENT_GATEWAY = "eventGateway"
+START = "start"
+END = "end"
+CATCH = "catch"
+THROW = "throw"
+BOUNDARY = "boundary"
+
+_JOB_KINDS = {"serviceTask": "service", "sendTask": "send", "businessRuleTask": "businessRule"}
+
+
+class CompileError(Exception):
+    """The process cannot be run by this runtime; `diagnostics` say where and why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        first = diagnostics[0] if diagnostics else None
+        where = f" ({first.element_id}, line {first.line}): {first.message}" if first else ""
+        super().__init__(f"{len(diagnostics)} reason(s) this process cannot run{where}")
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    id: str
+    source: str
+    target: str
+    condition: Expression | None
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """An attribute that is either a literal or an expression evaluated at run time."""
+
+    literal: object = None
+    expr: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IoMapping:
+    target: str
+    value: Text
+    items: tuple[tuple[str | None, Text], ...] | None = None  # list (key None) / map entries
+    kind: str = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerPlan:
+    kind: TimerKind
+    spec: TimerSpec | None  # a literal timer, parsed once
+    expr: Expression | None  # an expression, evaluated when the timer starts
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowCode:
+    """An error or escalation as thrown or caught: matched by reference or code."""
+
+    ref: str | None
+    code: str | None
+
+    @property
+    def catches_all(self) -> bool:
+        return self.ref is None or self.code is None
+
+    def matches(self, thrown: ThrowCode) -> bool:
+        if self.catches_all:
+            return True
+        return self.ref == thrown.ref or (self.code is not None and self.code == thrown.code)
+
+
+@dataclass(frozen=True, slots=True)
+class UserPlan:
+    assignee: Text | None = None
+    candidate_users: tuple[Text, ...] = ()
+    candidate_groups: tuple[Text, ...] = ()
+    due: Text | None = None
+    follow_up: Text | None = None
+    priority: Text | None = None
+
+
+@dataclass(slots=True)
+class Node:
+    """A flow node with everything the machine needs precomputed. Not changed after compile."""
+
+    id: str
+    behaviour: str
+    model: m.FlowNode
+    scope: str  # id of the enclosing process or subprocess
+    outgoing: tuple[Flow, ...] = ()  # document order of the sequence flows
+    incoming: tuple[str, ...] = ()
+    default: str | None = None
+    trigger: m.Trigger = m.Trigger.NONE
+    boundaries: tuple[str, ...] = ()
+    inputs: tuple[IoMapping, ...] = ()
+    outputs: tuple[IoMapping, ...] = ()
+    script: Script | None = None
+    result_variable: str | None = None
+    job_kind: str | None = None
+    job_payload: dict[str, object] = field(default_factory=dict)
+    user: UserPlan | None = None
+    timer: TimerPlan | None = None
+    name_text: Text | None = None  # message or signal name
+    correlation: Expression | None = None
+    code: ThrowCode | None = None  # error or escalation thrown or caught
+    code_variable: str | None = None
+    message_variable: str | None = None
+    attached_to: str | None = None
+    cancel_activity: bool = True
+    link_target: str | None = None  # a link throw: the catch it jumps to
+    entry: tuple[str, ...] = ()  # a subprocess: where its tokens begin
+    # An inclusive join: for each incoming flow, the nodes of its scope from which that
+    # flow can be reached without passing through the join itself.
+    upstream: dict[str, frozenset[str]] = field(default_factory=dict)
+    gateway_flows: dict[str, Flow] = field(default_factory=dict)  # event gateway: target -> flow
+
+    @property
+    def name(self) -> str | None:
+        return self.model.name
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+
+@dataclass(frozen=True, slots=True)
+class StartPoint:
+    """A start event the shell must arm at deploy time (subscription or timer)."""
+
+    element_id: str
+    kind: str  # message | signal | timer
+    name: str | None = None  # message or signal name
+    timer_kind: TimerKind | None = None
+    timer_text: str | None = None
+
+
+@dataclass(slots=True)
+class CompiledProcess:
+    """One executable process, indexed for the machine. Build it with compile_process."""
+
+    process_id: str
+    name: str | None
+    nodes: dict[str, Node]
+    none_starts: tuple[str, ...]
+    start_subscriptions: tuple[StartPoint, ...]
+    start_timers: tuple[StartPoint, ...]
+    definitions: m.Definitions
+
+    @property
+    def starts(self) -> tuple[str, ...]:
+        return (*self.none_starts, *(s.element_id for s in self.start_subscriptions),
+                *(s.element_id for s in self.start_timers))
+
+
+def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProcess:
+    """Precompute indexes, parse expressions and join reachability for `process_id`.
+
+    Raises CompileError (with diagnostics naming element and line) when the process uses
+    something this runtime cannot execute, or has an expression or timer it cannot read.
+    """
+    from engine.runtime.support import unsupported  # one module owns the list
+
+    process = definitions.process(process_id)
+    if process is None:
+        raise CompileError([_diag(f"no process {process_id!r} in this model", process_id,
+                                  None)])
+    refused = [d for d in unsupported(definitions, process_id) if d.is_error]
+    if refused:
+        raise CompileError(refused)
+    builder = _Builder(definitions, process)
+    builder.scope(process.scope, process.id)
+    if builder.problems:
+        raise CompileError(builder.problems)
+    root = process.scope.nodes
+    none_starts = tuple(n.id for n in root.values()
+                        if isinstance(n, m.StartEvent) and n.trigger is m.Trigger.NONE)
+    subscriptions: list[StartPoint] = []
+    timers: list[StartPoint] = []
+    for node in root.values():
+        if not isinstance(node, m.StartEvent) or not node.definitions:
+            continue
+        definition = node.definitions[0]
+        compiled = builder.nodes[node.id]
+        name = compiled.name_text.literal if compiled.name_text else None
+        if isinstance(definition, m.MessageEventDefinition | m.SignalEventDefinition):
+            subscriptions.append(StartPoint(node.id, str(definition.trigger),
+                                            None if name is None else str(name)))
+        elif isinstance(definition, m.TimerEventDefinition) and definition.kind is not None:
+            timers.append(StartPoint(node.id, "timer", timer_kind=definition.kind,
+                                     timer_text=definition.text.strip()))
+    return CompiledProcess(process.id, process.name, builder.nodes, none_starts,
+                           tuple(subscriptions), tuple(timers), definitions)
+
+
+def _diag(message: str, element_id: str | None, line: int | None) -> Diagnostic:
+    from bpmn.diagnostics import error
+
+    return error("runtime.compile", message, element_id, line)
+
+
+class _Builder:
+    def __init__(self, definitions: m.Definitions, process: m.Process) -> None:
+        self.definitions = definitions
+        self.process = process
+        self.nodes: dict[str, Node] = {}
+        self.problems: list[Diagnostic] = []
+
+    # -- expressions
+
+    def expr(self, text: str, element: m.FlowNode | m.SequenceFlow, what: str,
+             language: str | None = None, dialect: Dialect | None = None) -> Expression | None:
+        try:
+            return parse_expression(text, dialect,
+                                    expression_language=language or
+                                    self.definitions.expression_language)
+        except ExpressionError as exc:
+            self.problems.append(_diag(f"{what} {text!r} does not parse: {exc}", element.id,
+                                       element.line))
+            return None
+
+    def text(self, value: str | None, element: m.FlowNode, what: str) -> Text | None:
+        if value is None or not value.strip():
+            return None
+        if is_expression(value):
+            return Text(expr=self.expr(value, element, what))
+        return Text(literal=value)
+
+    def timer(self, definition: m.TimerEventDefinition, node: m.FlowNode) -> TimerPlan | None:
+        if definition.kind is None or not definition.text.strip():
+            self.problems.append(_diag("timer has no date, duration or cycle", node.id,
+                                       node.line))
+            return None
+        text = definition.text.strip()
+        if is_expression(text):
+            return TimerPlan(definition.kind, None, self.expr(text, node, "timer"))
+        try:
+            return TimerPlan(definition.kind, parse_timer(definition.kind, text), None)
+        except TimerError as exc:
+            # SpiffWorkflow evaluates timer text as Python (`"PT1H"`, `due_date`).
+            try:
+                return TimerPlan(definition.kind, None, parse_expression(text, Dialect.PYTHON))
+            except ExpressionError:
+                self.problems.append(_diag(f"timer {text!r}: {exc.message}", node.id,
+                                           definition.text_line or node.line))
+                return None
+
+    def mapping(self, param: m.IoParameter, node: m.FlowNode) -> IoMapping:
+        what = f"mapping of {param.target!r}"
+        if param.kind == "list" and isinstance(param.value, list):
+            items = tuple((None, self.item(v, node, what)) for v in param.value)
+            return IoMapping(param.target, Text(), items, "list")
+        if param.kind == "map" and isinstance(param.value, dict):
+            entries = tuple((str(k), self.item(v, node, what)) for k, v in param.value.items())
+            return IoMapping(param.target, Text(), entries, "map")
+        source = param.source
+        if source is None or not source.strip():
+            return IoMapping(param.target, Text())
+        if param.kind == "script":
+            fmt = param.value.get("format") if isinstance(param.value, dict) else None
+            dialect = script_dialect(str(fmt)) if fmt else None
+            return IoMapping(param.target, Text(expr=self.expr(source, node, what,
+                                                               dialect=dialect)), kind="script")
+        if param.kind == "expression":
+            if is_expression(source):
+                return IoMapping(param.target, Text(expr=self.expr(source, node, what)),
+                                 kind="expression")
+            # zeebe:ioMapping sources are FEEL even when written without '='.
+            return IoMapping(param.target, Text(expr=self.expr(source, node, what,
+                                                               dialect=Dialect.FEEL)),
+                             kind="expression")
+        return IoMapping(param.target, Text(literal=param.value if param.value is not None
+                                            else source))
+
+    def item(self, value: object, node: m.FlowNode, what: str) -> Text:
+        if isinstance(value, str) and is_expression(value):
+            return Text(expr=self.expr(value, node, what))
+        return Text(literal=value)
+
+    def named(self, table: Mapping[str, m.Message] | Mapping[str, m.Signal],
+              ref: str | None) -> str | None:
+        """The name of a referenced message or signal (its id when it has no name)."""
+        if ref is None:
+            return None
+        found = table.get(ref)
+        return (found.name or found.id) if found is not None else ref
+
+    # -- scopes and nodes
+
+    def scope(self, scope: m.Scope, scope_id: str) -> None:
+        flows = {f.id: f for f in scope.flows.values()}
+        compiled_flows: dict[str, Flow] = {}
+        for flow in flows.values():
+            condition = None
+            if flow.condition is not None and flow.condition.text.strip():
+                condition = self.expr(flow.condition.text, flow, "condition",
+                                      flow.condition.language)
+            compiled_flows[flow.id] = Flow(flow.id, flow.source, flow.target, condition,
+                                           flow.order)
+        links = {d.name: n.id for n in scope.nodes.values()
+                 if isinstance(n, m.IntermediateCatchEvent)
+                 for d in n.definitions if isinstance(d, m.LinkEventDefinition)}
+        for node in scope.nodes.values():
+            outgoing = tuple(sorted((compiled_flows[f] for f in node.outgoing
+                                     if f in compiled_flows), key=lambda f: f.order))
+            self.nodes[node.id] = self.node(node, scope_id, outgoing, links, scope)
+            if isinstance(node, m.SubProcess):
+                self.scope(node.scope, node.id)
+        self.joins(scope, compiled_flows)
+
+    def node(self, node: m.FlowNode, scope_id: str, outgoing: tuple[Flow, ...],
+             links: dict[str | None, str], scope: m.Scope) -> Node:
+        behaviour = _behaviour(node)
+        out = Node(node.id, behaviour, node, scope_id, outgoing, node.incoming)
+        ext = node.ext
+        out.inputs = tuple(self.mapping(p, node) for p in ext.inputs)
+        out.outputs = tuple(self.mapping(p, node) for p in ext.outputs)
+        if isinstance(node, m.Activity):
+            out.default = node.default_flow
+            out.boundaries = node.boundary_events
+        if isinstance(node, m.ExclusiveGateway | m.InclusiveGateway):
+            out.default = node.default_flow
+        if isinstance(node, m.UserTask):
+            a = ext.assignment or m.Assignment()
+            out.user = UserPlan(
+                self.text(a.assignee, node, "assignee"),
+                tuple(t for t in (self.text(u, node, "candidate users")
+                                  for u in a.candidate_users) if t is not None),
+                tuple(t for t in (self.text(g, node, "candidate groups")
+                                  for g in a.candidate_groups) if t is not None),
+                self.text(ext.due_date, node, "due date"),
+                self.text(ext.follow_up_date, node, "follow-up date"),
+                self.text(ext.priority, node, "priority"))
+        if isinstance(node, m.ScriptTask):
+            self.script_task(node, out)
+        if behaviour == JOB:
+            out.job_kind = _JOB_KINDS[node.kind]
+            out.job_payload = _job_payload(node, self)
+        if isinstance(node, m.ReceiveTask):
+            out.name_text = self.message_name(node.message_ref, node)
+            if node.correlation_key:
+                out.correlation = self.expr(node.correlation_key, node, "correlation key",
+                                            dialect=None if is_expression(node.correlation_key)
+                                            else Dialect.FEEL)
+        if isinstance(node, m.Event):
+            self.event(node, out, links)
+        if isinstance(node, m.SubProcess):
+            starts = [n.id for n in node.scope.nodes.values() if isinstance(n, m.StartEvent)]
+            if not starts:
+                # No start event: every node without incoming flow begins (BPMN 2.0.2
+                # §10.5.2 "implicit start"; Camunda 7 does the same in subprocesses).
+                starts = [n.id for n in node.scope.nodes.values() if not n.incoming and not
+                          isinstance(n, m.BoundaryEvent | m.Gateway)
+                          and not (isinstance(n, m.IntermediateCatchEvent) and any(
+                              isinstance(d, m.LinkEventDefinition) for d in n.definitions))]
+            out.entry = tuple(starts)
+        if isinstance(node, m.EventBasedGateway):
+            out.gateway_flows = {f.target: f for f in outgoing}
+        return out
+
+    def script_task(self, node: m.ScriptTask, out: Node) -> None:
+        text = node.script or ""
+        fmt = (node.script_format or "").strip()
+        # No scriptFormat is SpiffWorkflow's habit, and its scripts are Python.
+        dialect = script_dialect(fmt) if fmt else Dialect.PYTHON
+        out.result_variable = node.result_variable
+        try:
+            out.script = parse_script(text, dialect, result_variable=node.result_variable)
+        except ExpressionError as exc:
+            self.problems.append(_diag(f"script does not parse: {exc}", node.id,
+                                       node.script_line or node.line))
+
+    def message_name(self, ref: str | None, node: m.FlowNode) -> Text | None:
+        name = self.named(self.definitions.messages, ref)
+        return None if name is None else self.text(name, node, "message name")
+
+    def event(self, node: m.Event, out: Node, links: dict[str | None, str]) -> None:
+        out.trigger = node.trigger
+        if isinstance(node, m.BoundaryEvent):
+            out.attached_to = node.attached_to
+            out.cancel_activity = node.cancel_activity
+        if not node.definitions:
+            return
+        d = node.definitions[0]
+        if isinstance(d, m.TimerEventDefinition):
+            out.timer = self.timer(d, node)
+        elif isinstance(d, m.MessageEventDefinition):
+            out.name_text = self.message_name(d.message_ref, node)
+            if d.correlation_key:
+                out.correlation = self.expr(d.correlation_key, node, "correlation key",
+                                            dialect=None if is_expression(d.correlation_key)
+                                            else Dialect.FEEL)
+        elif isinstance(d, m.SignalEventDefinition):
+            name = self.named(self.definitions.signals, d.signal_ref)
+            out.name_text = None if name is None else self.text(name, node, "signal name")
+        elif isinstance(d, m.ErrorEventDefinition):
+            error = self.definitions.errors.get(d.error_ref) if d.error_ref else None
+            code = None if error is None else (error.code or
+                                               (None if isinstance(node, m.BoundaryEvent)
+                                                else error.name or error.id))
+            out.code = ThrowCode(d.error_ref, code)
+            out.code_variable = d.code_variable
+            out.message_variable = d.message_variable
+        elif isinstance(d, m.EscalationEventDefinition):
+            esc = self.definitions.escalations.get(d.escalation_ref) if d.escalation_ref \
+                else None
+            code = None if esc is None else (esc.code or (
+                None if isinstance(node, m.BoundaryEvent) else esc.name or esc.id))
+            out.code = ThrowCode(d.escalation_ref, code)
+            out.code_variable = d.code_variable
+        elif isinstance(d, m.LinkEventDefinition) and isinstance(node, m.IntermediateThrowEvent):
+            out.link_target = links.get(d.name)
+
+    # -- inclusive joins
+
+    def joins(self, scope: m.Scope, flows: dict[str, Flow]) -> None:
+        joins = [n for n in scope.nodes.values()
+                 if isinstance(n, m.InclusiveGateway) and len(n.incoming) > 1]
+        if not joins:
+            return
+        # Predecessors inside this scope: sequence flows, an activity before each of its
+        # boundary events, a link throw before its catch.
+        preds: dict[str, list[str]] = {n: [] for n in scope.nodes}
+        for flow in flows.values():
+            if flow.target in preds and flow.source in preds:
+                preds[flow.target].append(flow.source)
+        for node in scope.nodes.values():
+            if isinstance(node, m.BoundaryEvent) and node.attached_to in preds:
+                preds[node.id].append(node.attached_to)
+            target = self.nodes[node.id].link_target
+            if target is not None and target in preds:
+                preds[target].append(node.id)
+        for join in joins:
+            upstream: dict[str, frozenset[str]] = {}
+            for flow_id in join.incoming:
+                incoming = flows.get(flow_id)
+                if incoming is None or incoming.source == join.id:
+                    upstream[flow_id] = frozenset()
+                    continue
+                seen = {incoming.source}
+                todo = deque([incoming.source])
+                while todo:
+                    for pred in preds.get(todo.popleft(), ()):
+                        if pred != join.id and pred not in seen:
+                            seen.add(pred)
+                            todo.append(pred)
+                upstream[flow_id] = frozenset(seen)
+            self.nodes[join.id].upstream = upstream
+
+
+def _behaviour(node: m.FlowNode) -> str:
+    if isinstance(node, m.SubProcess):
+        return SUBPROCESS
+    kinds = {
+        "task": PASS, "manualTask": PASS, "userTask": USER, "scriptTask": SCRIPT,
+        "serviceTask": JOB, "sendTask": JOB, "businessRuleTask": JOB, "receiveTask": RECEIVE,
+        "exclusiveGateway": EXCLUSIVE, "inclusiveGateway": INCLUSIVE,
+        "parallelGateway": PARALLEL, "eventBasedGateway": EVENT_GATEWAY,
+        "startEvent": START, "endEvent": END, "intermediateCatchEvent": CATCH,
+        "intermediateThrowEvent": THROW, "boundaryEvent": BOUNDARY,
+    }
+    return kinds.get(node.kind, "unsupported")
+
+
+def _job_payload(node: m.FlowNode, builder: _Builder) -> dict[str, object]:
+    service = node.ext.service
+    payload: dict[str, object] = {}
+    if service is not None:
+        payload["implementation"] = service.kind
+        for key, value in (("value", service.value), ("topic", service.topic),
+                           ("retries", service.retries),
+                           ("result_variable", service.result_variable)):
+            if value is not None:
+                payload[key] = value
+        if service.headers:
+            payload["headers"] = dict(service.headers)
+        if service.fields:
+            payload["fields"] = dict(service.fields)
+    if node.ext.retry_cycle:
+        payload["retry_cycle"] = node.ext.retry_cycle
+    if isinstance(node, m.SendTask) and node.message_ref:
+        payload["message"] = builder.named(builder.definitions.messages, node.message_ref)
+    return payload

@@ -1,0 +1,124 @@
+"""Effects: what a step asks the shell to do (rows to write, jobs to run), as plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bpmn.model import Form
+
+
+class AuditKind(StrEnum):
+    """What an Audit effect records. Every token move yields at least one."""
+
+    PROCESS_STARTED = "process started"
+    PROCESS_COMPLETED = "process completed"
+    PROCESS_CANCELLED = "process cancelled"
+    ACTIVITY_STARTED = "activity started"
+    ACTIVITY_COMPLETED = "activity completed"
+    ACTIVITY_CANCELLED = "activity cancelled"
+    EVENT_PASSED = "event passed"  # none start/end/intermediate, link catch
+    EVENT_WAITING = "event waiting"
+    EVENT_CAUGHT = "event caught"
+    EVENT_THROWN = "event thrown"
+    TOKEN_CANCELLED = "token cancelled"  # noqa: S105  # a token on an event or gateway was cancelled
+    GATEWAY_WAITING = "gateway waiting"
+    GATEWAY_JOINED = "gateway joined"
+    GATEWAY_TAKEN = "gateway taken"
+    TOKEN_ENDED = "token ended"  # noqa: S105  # a path ends without an end event (no outgoing flow)
+    TASK_COMPLETED = "task completed"
+    JOB_DONE = "job done"
+    JOB_FAILED = "job failed"
+    ERROR_UNHANDLED = "error unhandled"
+    ESCALATION_UNHANDLED = "escalation unhandled"
+    VARIABLE_SET = "variable set"
+    INCIDENT = "incident"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUserTask:
+    task_id: int
+    element_id: str
+    name: str | None
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    due: datetime | None = None
+    follow_up: datetime | None = None
+    priority: int | None = None
+    form: Form | None = None
+    variables: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUserTask:
+    task_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleJob:
+    """kind: timer | service | send | businessRule | async. `due` None = run now."""
+
+    job_id: int
+    kind: str
+    element_id: str
+    due: datetime | None = None
+    payload: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelJob:
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """kind: message | signal. `correlation` holds evaluated correlation keys (may be empty)."""
+
+    subscription_id: int
+    kind: str
+    name: str | None
+    element_id: str
+    correlation: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    subscription_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowSignal:
+    name: str | None
+    variables: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    name: str | None
+    variables: Mapping[str, object] = field(default_factory=dict)
+    element_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    kind: AuditKind
+    element_id: str | None
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The process instance ended (every token consumed, or a terminate end event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    element_id: str
+    message: str
+
+
+Effect = (CreateUserTask | CancelUserTask | ScheduleJob | CancelJob | Subscribe | Unsubscribe
+          | ThrowSignal | SendMessage | Audit | Completed | Incident)

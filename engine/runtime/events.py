@@ -1,0 +1,325 @@
+"""Events: start, end, intermediate and boundary events; timers, errors and escalations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bpmn.expr.values import format_duration
+from bpmn.model import Trigger
+from bpmn.timers import TimerError, TimerKind, TimerSpec, parse_timer
+from engine.runtime import compile as c
+from engine.runtime import effects as fx
+from engine.runtime import state as st
+from engine.runtime.variables import snapshot, to_json_value
+
+if TYPE_CHECKING:
+    from engine.runtime.machine import Run
+
+_SUBSCRIPTION = {Trigger.MESSAGE: st.MESSAGE, Trigger.SIGNAL: st.SIGNAL}
+
+
+def _stuck(message: str) -> Exception:
+    from engine.runtime.machine import Stuck
+
+    return Stuck(message)
+
+
+# ---------------------------------------------------------------------- node behaviours
+
+
+def start_event(run: Run, token: st.Token, node: c.Node) -> None:
+    kind = fx.AuditKind.EVENT_PASSED if node.trigger is Trigger.NONE else \
+        fx.AuditKind.EVENT_CAUGHT
+    run.audit(kind, node.id, token=token.id, trigger=str(node.trigger))
+    run.leave(token, run.select_outgoing(token, node))
+
+
+def catch_event(run: Run, token: st.Token, node: c.Node) -> None:
+    if node.trigger is Trigger.LINK:
+        run.audit(fx.AuditKind.EVENT_PASSED, node.id, token=token.id, trigger="link")
+        run.leave(token, run.select_outgoing(token, node))
+        return
+    token.state = st.WAIT
+    run.audit(fx.AuditKind.EVENT_WAITING, node.id, token=token.id, trigger=str(node.trigger))
+    arm_catch(run, token, node, st.OWN)
+
+
+def boundary_event(run: Run, token: st.Token, node: c.Node) -> None:
+    """A token created on a boundary event by fire_boundary or an error/escalation."""
+    run.leave(token, run.select_outgoing(token, node))
+
+
+def throw_event(run: Run, token: st.Token, node: c.Node) -> None:
+    trigger = node.trigger
+    if trigger is Trigger.LINK and node.link_target is not None:
+        # A link is a jump within the scope: the token continues at the catch of that name.
+        run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="link",
+                  target=node.link_target)
+        token.node, token.flow, token.state = node.link_target, None, st.READY
+        run.queue.append(token.id)
+        run.dirty.add(token.scope)
+        return
+    if trigger is Trigger.NONE:
+        run.audit(fx.AuditKind.EVENT_PASSED, node.id, token=token.id, trigger="none")
+    elif trigger is Trigger.ESCALATION:
+        throw_escalation(run, token, node)
+        if token.id not in run.state.tokens:
+            return  # an interrupting catcher cancelled the scope the throw was in
+    else:
+        _send(run, token, node)
+    run.leave(token, run.select_outgoing(token, node))
+
+
+def end_event(run: Run, token: st.Token, node: c.Node) -> None:
+    trigger = node.trigger
+    if trigger is Trigger.TERMINATE:
+        terminate(run, token, node)
+        return
+    if trigger is Trigger.ERROR:
+        run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="error",
+                  code=node.code.code if node.code else None)
+        throw_error(run, token, node.code or c.ThrowCode(None, None), None,
+                    from_activity=False)
+        return
+    if trigger is Trigger.ESCALATION:
+        throw_escalation(run, token, node)
+        if token.id not in run.state.tokens:
+            return
+    elif trigger is Trigger.NONE:
+        run.audit(fx.AuditKind.EVENT_PASSED, node.id, token=token.id, trigger="none")
+    else:
+        _send(run, token, node)
+    run.end_token(token)
+
+
+def _send(run: Run, token: st.Token, node: c.Node) -> None:
+    """Message and signal throw/end events leave as effects. A signal reaches catchers of
+    this same instance too, but only through the shell, which delivers it back as a
+    SignalReceived in a later step (one trigger = one transaction)."""
+    name = run.value(node.name_text, token)
+    name = None if name is None else str(name)
+    variables = snapshot(run.state, token)
+    if node.trigger is Trigger.MESSAGE:
+        run.emit(fx.SendMessage(name, variables, node.id))
+    elif node.trigger is Trigger.SIGNAL:
+        run.emit(fx.ThrowSignal(name, variables))
+    run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger=str(node.trigger),
+              name=name)
+
+
+def terminate(run: Run, token: st.Token, node: c.Node) -> None:
+    """Terminate end event: ends its scope instance at once, cancelling every token, task,
+    job and subscription in it; in a subprocess only that subprocess instance ends, and it
+    then completes normally (BPMN 2.0.2 §10.5.3, Camunda 7)."""
+    scope_id = token.scope
+    run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="terminate")
+    run.remove_token(token)
+    run.cancel_scope(scope_id, f"terminated by {node.id}")
+    run.complete_scope(run.state.scopes[scope_id], terminated=True)
+
+
+# ---------------------------------------------------------------------- arming waits
+
+
+def arm_catch(run: Run, token: st.Token, node: c.Node, role: str) -> None:
+    """Create the wait for a catch event, a boundary event or a receive task."""
+    if node.trigger is Trigger.TIMER:
+        arm_timer(run, token, node, role)
+    elif node.behaviour == c.RECEIVE:
+        arm_subscription(run, token, node, role, st.MESSAGE)
+    elif node.trigger in _SUBSCRIPTION:
+        arm_subscription(run, token, node, role, _SUBSCRIPTION[node.trigger])
+
+
+def arm_boundaries(run: Run, token: st.Token, node: c.Node) -> None:
+    """Boundary timers and subscriptions live exactly as long as the activity does."""
+    for boundary_id in node.boundaries:
+        boundary = run.nodes[boundary_id]
+        if boundary.trigger in (Trigger.TIMER, Trigger.MESSAGE, Trigger.SIGNAL):
+            arm_catch(run, token, boundary, st.BOUNDARY)
+
+
+def arm_subscription(run: Run, token: st.Token, node: c.Node, role: str, kind: str) -> None:
+    name = run.value(node.name_text, token)
+    name = None if name is None else str(name)
+    correlation: dict[str, object] = {}
+    if node.correlation is not None:
+        correlation["key"] = to_json_value(run.evaluate(node.correlation, token))
+    wait = run.new_wait(token, kind, node.id, role, name=name)
+    run.emit(fx.Subscribe(wait.id, kind, name, node.id, correlation))
+
+
+def arm_timer(run: Run, token: st.Token, node: c.Node, role: str) -> None:
+    """Schedule a timer job. An expression is evaluated now, against the variables the
+    token sees, and its result read as a date, duration or cycle of the timer's kind."""
+    plan = node.timer
+    if plan is None:
+        raise _stuck(f"timer {node.id!r} has no definition")
+    try:
+        spec, due = _first_due(run, token, plan)
+    except TimerError as exc:
+        raise _stuck(f"timer of {node.id!r}: {exc.message}") from exc
+    if due is None:
+        if role == st.OWN:
+            raise _stuck(f"timer of {node.id!r} ({spec.text!r}) will never fire")
+        return
+    _schedule(run, token, node.id, role, spec, due, 0)
+
+
+def _first_due(run: Run, token: st.Token, plan: c.TimerPlan) -> tuple[TimerSpec, datetime | None]:
+    if plan.spec is not None:
+        return plan.spec, plan.spec.first_due(run.now)
+    assert plan.expr is not None  # noqa: S101 - compile sets one of the two
+    value = run.evaluate(plan.expr, token)
+    if isinstance(value, datetime):
+        spec = parse_timer(TimerKind.DATE, value.isoformat())
+    elif isinstance(value, timedelta):
+        spec = parse_timer(TimerKind.DURATION, format_duration(value))
+    else:
+        spec = parse_timer(plan.kind, str(value).strip())
+    return spec, spec.first_due(run.now)
+
+
+def _schedule(run: Run, token: st.Token, element_id: str, role: str, spec: TimerSpec,
+              due: datetime, fired: int) -> None:
+    wait = run.new_wait(token, st.TIMER, element_id, role, due=due.isoformat(),
+                        timer=f"{spec.kind}:{spec.text}", fired=fired)
+    run.emit(fx.ScheduleJob(wait.id, "timer", element_id, due,
+                            {"timer": spec.text, "timer_kind": str(spec.kind),
+                             "repetition": fired + 1}))
+
+
+# ---------------------------------------------------------------------- firing
+
+
+def fire_wait(run: Run, wait: st.Wait, variables: Mapping[str, object], *, by_id: bool) -> None:
+    """A timer, message or signal arrived for `wait`."""
+    token = run.state.tokens[wait.token]
+    node = run.nodes[wait.element]
+    if wait.role == st.BOUNDARY:
+        fire_boundary(run, token, wait, variables)
+        return
+    run.drop_wait(wait, consumed=True)
+    if wait.role == st.GATEWAY:
+        # Event-based gateway: the first event wins, the others are withdrawn.
+        run.drop_waits(token)
+        gateway = run.nodes[token.node]
+        flow = gateway.gateway_flows[node.id]
+        run.audit(fx.AuditKind.GATEWAY_TAKEN, gateway.id, flows=[flow.id], token=token.id)
+        token.node, token.flow, token.state = node.id, flow.id, st.WAIT
+        if node.behaviour == c.RECEIVE:
+            run.audit(fx.AuditKind.ACTIVITY_STARTED, node.id, token=token.id)
+    if node.behaviour == c.RECEIVE:
+        run.guarded(token, lambda: run.complete_activity(token, node, variables))
+        return
+    run.audit(fx.AuditKind.EVENT_CAUGHT, node.id, token=token.id, trigger=str(node.trigger))
+
+    def go_on() -> None:
+        run.set_variables(token, variables, node.id)
+        run.leave(token, run.select_outgoing(token, node))
+
+    run.guarded(token, go_on)
+
+
+def fire_boundary(run: Run, activity: st.Token, wait: st.Wait,
+                  variables: Mapping[str, object]) -> None:
+    """An interrupting boundary event cancels the activity (and all inside a subprocess);
+    a non-interrupting one forks a token and leaves the activity running. A timer cycle on
+    a non-interrupting boundary event schedules its next repetition (R<n> in all)."""
+    boundary = run.nodes[wait.element]
+    if boundary.cancel_activity:
+        run.drop_wait(wait, consumed=True)
+        run.cancel_token(activity, f"boundary event {boundary.id}")
+    elif wait.kind == st.TIMER:
+        run.drop_wait(wait, consumed=True)
+        _repeat(run, activity, wait)
+    token = run.new_token(boundary.id, activity.scope)
+    run.audit(fx.AuditKind.EVENT_CAUGHT, boundary.id, token=token.id,
+              trigger=str(boundary.trigger), attached_to=boundary.attached_to,
+              interrupting=boundary.cancel_activity)
+    run.guarded(token, lambda: run.set_variables(token, variables, boundary.id))
+
+
+def _repeat(run: Run, token: st.Token, wait: st.Wait) -> None:
+    if not wait.timer or not wait.due:
+        return
+    kind, text = wait.timer.split(":", 1)
+    try:
+        spec = parse_timer(kind, text)
+        fired = wait.fired + 1
+        due = spec.next_due(datetime.fromisoformat(wait.due), fired)
+    except TimerError:
+        return
+    if due is not None:
+        _schedule(run, token, wait.element, st.BOUNDARY, spec, due, fired)
+
+
+def _find_catcher(run: Run, token: st.Token, trigger: Trigger, thrown: c.ThrowCode,
+                  from_activity: bool) -> tuple[st.Token, c.Node] | None:
+    """The innermost activity around the throw with a matching boundary event: a boundary
+    for this very code wins over a catch-all one on the same activity (Camunda 7)."""
+    current = token if from_activity else run.parent_token(token.scope)
+    while current is not None:
+        candidates = [run.nodes[b] for b in run.nodes[current.node].boundaries]
+        candidates = [b for b in candidates if b.trigger is trigger]
+        exact = [b for b in candidates if b.code is not None and not b.code.catches_all
+                 and b.code.matches(thrown)]
+        catch_all = [b for b in candidates if b.code is None or b.code.catches_all]
+        if exact or catch_all:
+            return current, (exact or catch_all)[0]
+        current = run.parent_token(current.scope)
+    return None
+
+
+def throw_error(run: Run, token: st.Token, thrown: c.ThrowCode, message: str | None, *,
+                from_activity: bool) -> None:
+    """A BPMN error goes to the nearest enclosing error boundary event that matches its code
+    (or catches all), interrupting that activity; none matching is an incident and the
+    token stays where the error was thrown (BPMN 2.0.2 §10.5.4 leaves it unspecified)."""
+    catcher = _find_catcher(run, token, Trigger.ERROR, thrown, from_activity)
+    code = thrown.code
+    if catcher is None:
+        run.audit(fx.AuditKind.ERROR_UNHANDLED, token.node, code=code, message=message)
+        run.incident(token, token.node, f"BPMN error {code!r} was not caught by any error "
+                     "boundary event")
+        return
+    activity, boundary = catcher
+    scope_id = activity.scope
+    run.cancel_token(activity, f"error {code}")
+    new = run.new_token(boundary.id, scope_id)
+    run.audit(fx.AuditKind.EVENT_CAUGHT, boundary.id, token=new.id, trigger="error",
+              code=code, attached_to=boundary.attached_to)
+
+    def set_error_variables() -> None:
+        if boundary.code_variable:
+            run.set_variable(new, boundary.code_variable, code, boundary.id)
+        if boundary.message_variable:
+            run.set_variable(new, boundary.message_variable, message, boundary.id)
+
+    run.guarded(new, set_error_variables)
+
+
+def throw_escalation(run: Run, token: st.Token, node: c.Node) -> None:
+    """An escalation goes to the nearest enclosing subprocess with a matching escalation
+    boundary event; without one nothing happens and the thrower goes on (BPMN 2.0.2
+    §10.5.6: an escalation is non-critical)."""
+    thrown = node.code or c.ThrowCode(None, None)
+    run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="escalation",
+              code=thrown.code)
+    catcher = _find_catcher(run, token, Trigger.ESCALATION, thrown, from_activity=False)
+    if catcher is None:
+        run.audit(fx.AuditKind.ESCALATION_UNHANDLED, node.id, code=thrown.code)
+        return
+    activity, boundary = catcher
+    scope_id = activity.scope
+    if boundary.cancel_activity:
+        run.cancel_token(activity, f"escalation {thrown.code}")
+    new = run.new_token(boundary.id, scope_id)
+    run.audit(fx.AuditKind.EVENT_CAUGHT, boundary.id, token=new.id, trigger="escalation",
+              code=thrown.code, attached_to=boundary.attached_to,
+              interrupting=boundary.cancel_activity)
+    if boundary.code_variable:
+        run.guarded(new, lambda: run.set_variable(new, str(boundary.code_variable),
+                                                  thrown.code, boundary.id))

@@ -1,0 +1,169 @@
+"""Gateways: exclusive, inclusive (split and join), parallel and event-based."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.runtime import compile as c
+from engine.runtime import effects as fx
+from engine.runtime import state as st
+
+if TYPE_CHECKING:
+    from engine.runtime.machine import Run
+
+
+def exclusive(run: Run, token: st.Token, node: c.Node) -> None:
+    """Exclusive gateway: the first flow in document order whose condition holds wins (a
+    flow without condition holds, as in Camunda 7); the default flow only when none holds;
+    none and no default is an incident (BPMN 2.0.2 §13.3.2: "an exception is thrown")."""
+    from engine.runtime.machine import Stuck
+
+    chosen: c.Flow | None = None
+    for flow in node.outgoing:
+        if flow.id != node.default and (flow.condition is None
+                                        or run.condition(flow.condition, token)):
+            chosen = flow
+            break
+    if chosen is None:
+        chosen = next((f for f in node.outgoing if f.id == node.default), None)
+    if chosen is None:
+        raise Stuck(f"exclusive gateway {node.id!r}: no condition holds and there is no "
+                    "default flow")
+    run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[chosen.id], token=token.id)
+    run.move(token, chosen)
+
+
+def _inclusive_split(run: Run, token: st.Token, node: c.Node) -> None:
+    """Inclusive split: every flow whose condition holds (or has none); the default flow
+    only when none holds; neither is an incident (BPMN 2.0.2 §13.3.3)."""
+    from engine.runtime.machine import Stuck
+
+    taken = [f for f in node.outgoing if f.id != node.default and
+             (f.condition is None or run.condition(f.condition, token))]
+    if not taken:
+        taken = [f for f in node.outgoing if f.id == node.default]
+    if not taken:
+        raise Stuck(f"inclusive gateway {node.id!r}: no condition holds and there is no "
+                    "default flow")
+    run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[f.id for f in taken],
+              token=token.id)
+    run.leave(token, taken)
+
+
+def parallel(run: Run, token: st.Token, node: c.Node) -> None:
+    """Parallel gateway: a join waits for one token per incoming flow (counted per flow, so
+    a second token on the same flow waits for the next firing, e.g. in loops); then all
+    outgoing flows are taken (BPMN 2.0.2 §13.3.4)."""
+    if len(node.incoming) > 1:
+        waiting = _tokens_at(run, token.scope, node.id)
+        by_flow = _first_per_flow(waiting)
+        if any(flow not in by_flow for flow in node.incoming):
+            token.state = st.JOIN
+            run.audit(fx.AuditKind.GATEWAY_WAITING, node.id, flow=token.flow, token=token.id)
+            return
+        token = _consume(run, node, [by_flow[f] for f in node.incoming])
+    run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[f.id for f in node.outgoing],
+              token=token.id)
+    run.leave(token, list(node.outgoing))
+
+
+def inclusive(run: Run, token: st.Token, node: c.Node) -> None:
+    if len(node.incoming) <= 1:
+        _inclusive_split(run, token, node)
+        return
+    token.state = st.JOIN
+    if not try_inclusive_join(run, token.scope, node):
+        run.audit(fx.AuditKind.GATEWAY_WAITING, node.id, flow=token.flow, token=token.id)
+
+
+def try_inclusive_join(run: Run, scope_id: int, node: c.Node) -> bool:
+    """Fire the inclusive join `node` in scope instance `scope_id` if it may fire now.
+
+    BPMN 2.0.2 §13.4.3: it fires when some incoming flow holds a token and, for every
+    incoming flow without one, no token in the scope instance can still reach that flow
+    (without passing through the join), unless that token can also reach a flow that
+    already holds a token (it belongs to a later wave). A token resting on a subprocess
+    stands for everything inside it. Reachability is precomputed per incoming flow, so
+    this costs one set lookup per live token of the scope instance.
+    """
+    scope = run.state.scopes.get(scope_id)
+    if scope is None:
+        return False
+    waiting = _tokens_at(run, scope_id, node.id)
+    if not waiting:
+        return False
+    by_flow = _first_per_flow(waiting)
+    empty = [f for f in node.incoming if f not in by_flow]
+    if empty:
+        filled = [node.upstream.get(f, frozenset()) for f in by_flow]
+        blockers = [node.upstream.get(f, frozenset()) for f in empty]
+        for token_id in scope.tokens:
+            other = run.state.tokens[token_id]
+            if other.node == node.id:
+                continue
+            if any(other.node in up for up in blockers) and not any(
+                    other.node in up for up in filled):
+                return False
+    survivor = _consume(run, node, list(by_flow.values()))
+    survivor.state = st.READY
+    _inclusive_split(run, survivor, node)
+    return True
+
+
+def recheck_inclusive_joins(run: Run) -> bool:
+    """After tokens came to rest: try every inclusive join that has waiting tokens in a
+    scope instance where tokens moved or ended in this step. True if one fired."""
+    fired = False
+    dirty, run.dirty = run.dirty, set()
+    for scope_id in sorted(dirty):
+        scope = run.state.scopes.get(scope_id)
+        if scope is None:
+            continue
+        joins = dict.fromkeys(
+            t.node for t in (run.state.tokens[i] for i in scope.tokens)
+            if t.state == st.JOIN and run.nodes[t.node].behaviour == c.INCLUSIVE)
+        for join_id in joins:
+            if try_inclusive_join(run, scope_id, run.nodes[join_id]):
+                fired = True
+    return fired
+
+
+def event_based(run: Run, token: st.Token, node: c.Node) -> None:
+    """Event-based gateway: wait for every event after it; the first to happen wins and
+    the others are withdrawn (BPMN 2.0.2 §13.3.6). Done in events.fire_wait."""
+    from engine.runtime.events import arm_catch
+
+    token.state = st.WAIT
+    run.audit(fx.AuditKind.GATEWAY_WAITING, node.id, token=token.id)
+    for flow in node.outgoing:
+        arm_catch(run, token, run.nodes[flow.target], st.GATEWAY)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _tokens_at(run: Run, scope_id: int, node_id: str) -> list[st.Token]:
+    scope = run.state.scopes[scope_id]
+    tokens = run.state.tokens
+    return [tokens[i] for i in scope.tokens
+            if tokens[i].node == node_id and tokens[i].state in (st.JOIN, st.READY)]
+
+
+def _first_per_flow(tokens: list[st.Token]) -> dict[str, st.Token]:
+    first: dict[str, st.Token] = {}
+    for token in sorted(tokens, key=lambda t: t.id):
+        if token.flow is not None:
+            first.setdefault(token.flow, token)
+    return first
+
+
+def _consume(run: Run, node: c.Node, tokens: list[st.Token]) -> st.Token:
+    """Merge the given tokens into the oldest one, which goes on."""
+    tokens = sorted(tokens, key=lambda t: t.id)
+    survivor = tokens[0]
+    for other in tokens[1:]:
+        run.remove_token(other)
+    run.audit(fx.AuditKind.GATEWAY_JOINED, node.id, flows=[t.flow for t in tokens],
+              tokens=[t.id for t in tokens])
+    survivor.state = st.WAIT
+    return survivor

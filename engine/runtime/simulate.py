@@ -1,0 +1,212 @@
+"""Run one instance on a simulated clock with no database: tests and `bpmn_run --engine-only`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from engine.runtime import effects as fx
+from engine.runtime import triggers as tr
+from engine.runtime.compile import CompiledProcess
+from engine.runtime.machine import Step, handle, start
+from engine.runtime.state import ACTIVE, InstanceState
+
+TaskAnswer = Callable[[fx.CreateUserTask], Mapping[str, object]]
+JOB_KINDS = frozenset({"service", "send", "businessRule"})
+
+
+@dataclass
+class Simulation:
+    """One process instance driven step by step, the way the shell would drive it.
+
+    After every trigger the state is serialised to JSON text and read back (unless
+    `roundtrip` is off), so whatever runs here also runs from the database. Signals and
+    messages the instance throws are delivered back to its own subscriptions, as the shell
+    does, each in a step of its own. `services` scripts the outcome of service, send and
+    business rule tasks by element id, used in order: {"result": {...}}, {"error": CODE}
+    or {"fail": "message"}; unscripted jobs complete with no variables.
+    """
+
+    compiled: CompiledProcess
+    now: datetime
+    roundtrip: bool = True
+    services: dict[str, list[Mapping[str, object]]] = field(default_factory=dict)
+    state: InstanceState | None = None
+    tasks: dict[int, fx.CreateUserTask] = field(default_factory=dict)
+    jobs: dict[int, fx.ScheduleJob] = field(default_factory=dict)
+    subscriptions: dict[int, fx.Subscribe] = field(default_factory=dict)
+    effects: list[fx.Effect] = field(default_factory=list)
+    visited: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    incidents: list[fx.Incident] = field(default_factory=list)
+    service_calls: list[str] = field(default_factory=list)
+    outbox: list[fx.ThrowSignal | fx.SendMessage] = field(default_factory=list)
+    failed_jobs: set[int] = field(default_factory=set)  # final failures: incidents
+    steps: int = 0
+    max_state_bytes: int = 0
+
+    # -- driving
+
+    def start(self, variables: Mapping[str, object] | None = None, *,
+              start_event_id: str | None = None, business_key: str | None = None) -> Step:
+        step = start(self.compiled, variables, now=self.now, start_event_id=start_event_id,
+                     business_key=business_key)
+        return self._record(step)
+
+    def send(self, trigger: tr.Trigger) -> Step:
+        if self.state is None:
+            raise RuntimeError("start the simulation first")
+        if isinstance(trigger, tr.TaskCompleted):
+            self.tasks.pop(trigger.task_id, None)
+        elif isinstance(trigger, tr.TimerFired | tr.JobDone) or (
+                isinstance(trigger, tr.JobFailed) and trigger.error_code is not None):
+            self.jobs.pop(trigger.job_id, None)
+        elif isinstance(trigger, tr.JobFailed):
+            self.failed_jobs.add(trigger.job_id)
+        return self._record(handle(self.compiled, self.state, trigger, now=self.now))
+
+    def complete(self, element_id: str, variables: Mapping[str, object] | None = None,
+                 actor: str | None = None) -> Step:
+        """Complete the oldest open user task of `element_id`."""
+        task = next((t for t in self.tasks.values() if t.element_id == element_id), None)
+        if task is None:
+            raise LookupError(f"no open user task {element_id!r}; open: "
+                              f"{sorted(t.element_id for t in self.tasks.values())}")
+        return self.send(tr.TaskCompleted(task.task_id, dict(variables or {}), actor))
+
+    def message(self, name: str, variables: Mapping[str, object] | None = None) -> Step:
+        return self.send(tr.MessageReceived(None, name, dict(variables or {})))
+
+    def signal(self, name: str, variables: Mapping[str, object] | None = None) -> Step:
+        return self.send(tr.SignalReceived(name, dict(variables or {})))
+
+    def fire_next_timer(self) -> Step | None:
+        """Move the clock to the earliest due timer (never backwards) and fire it."""
+        timers = [j for j in self.jobs.values() if j.kind == "timer"]
+        if not timers:
+            return None
+        job = min(timers, key=lambda j: (j.due or self.now, j.job_id))
+        if job.due is not None and job.due > self.now:
+            self.now = job.due
+        return self.send(tr.TimerFired(job.job_id))
+
+    def advance(self, delta: timedelta) -> None:
+        """Let time pass: every timer due by then fires in due order, each at its instant."""
+        until = self.now + delta
+        while self.active:
+            due = [j for j in self.jobs.values()
+                   if j.kind == "timer" and (j.due is None or j.due <= until)]
+            if not due:
+                break
+            self.fire_next_timer()
+            self.deliver()
+        self.now = max(self.now, until)
+
+    def work_job(self, job: fx.ScheduleJob) -> Step:
+        """Answer a service/send/business rule job with the next scripted outcome."""
+        self.service_calls.append(job.element_id)
+        script = self.services.get(job.element_id)
+        outcome: Mapping[str, object] = script.pop(0) if script else {}
+        if "error" in outcome:
+            return self.send(tr.JobFailed(job.job_id, str(outcome["error"]),
+                                          str(outcome.get("message", ""))))
+        if "fail" in outcome:
+            return self.send(tr.JobFailed(job.job_id, None, str(outcome["fail"])))
+        result = outcome.get("result") or {}
+        return self.send(tr.JobDone(job.job_id, dict(result)
+                                    if isinstance(result, Mapping) else {}))
+
+    def deliver(self) -> None:
+        """Signals and messages the instance threw, back to its own subscriptions."""
+        while self.outbox and self.active:
+            item = self.outbox.pop(0)
+            kind = "signal" if isinstance(item, fx.ThrowSignal) else "message"
+            targets = [s for s in self.subscriptions.values()
+                       if s.kind == kind and s.name == item.name]
+            if not targets:
+                continue
+            if isinstance(item, fx.ThrowSignal):
+                self.send(tr.SignalReceived(str(item.name), dict(item.variables)))
+            else:
+                self.send(tr.MessageReceived(targets[0].subscription_id, None,
+                                             dict(item.variables)))
+
+    def run(self, answer_task: TaskAnswer | None = None, *, timers: bool = True,
+            max_steps: int = 100_000) -> Simulation:
+        """Work until the instance ends or only outside events could move it: internal
+        signals/messages first, then jobs in creation order, then user tasks (answered by
+        `answer_task`, default: no variables), then the next due timer."""
+        for _ in range(max_steps):
+            self.deliver()
+            if not self.active:
+                break
+            jobs = [j for j in self.jobs.values()
+                    if j.kind in JOB_KINDS and j.job_id not in self.failed_jobs]
+            if jobs:
+                self.work_job(min(jobs, key=lambda j: j.job_id))
+                continue
+            if self.tasks:
+                task = min(self.tasks.values(), key=lambda t: t.task_id)
+                answer = answer_task(task) if answer_task else {}
+                self.send(tr.TaskCompleted(task.task_id, dict(answer)))
+                continue
+            if timers and self.fire_next_timer() is not None:
+                continue
+            break
+        return self
+
+    # -- reading
+
+    @property
+    def active(self) -> bool:
+        return self.state is not None and self.state.status == ACTIVE
+
+    @property
+    def completed(self) -> bool:
+        return self.state is not None and self.state.completed
+
+    @property
+    def variables(self) -> dict[str, object]:
+        return {} if self.state is None else dict(self.state.variables)
+
+    @property
+    def open_tasks(self) -> list[str]:
+        return [t.element_id for t in sorted(self.tasks.values(), key=lambda t: t.task_id)]
+
+    def audits(self, kind: fx.AuditKind) -> list[str | None]:
+        return [e.element_id for e in self.effects if isinstance(e, fx.Audit) and e.kind == kind]
+
+    def _record(self, step: Step) -> Step:
+        self.steps += 1
+        state = step.state
+        if self.roundtrip:
+            text = json.dumps(state.to_json(), separators=(",", ":"))
+            self.max_state_bytes = max(self.max_state_bytes, len(text))
+            state = InstanceState.from_json(json.loads(text))
+        self.state = state
+        for effect in step.effects:
+            self.effects.append(effect)
+            if isinstance(effect, fx.CreateUserTask):
+                self.tasks[effect.task_id] = effect
+            elif isinstance(effect, fx.CancelUserTask):
+                self.tasks.pop(effect.task_id, None)
+            elif isinstance(effect, fx.ScheduleJob):
+                self.jobs[effect.job_id] = effect
+            elif isinstance(effect, fx.CancelJob):
+                self.jobs.pop(effect.job_id, None)
+            elif isinstance(effect, fx.Subscribe):
+                self.subscriptions[effect.subscription_id] = effect
+            elif isinstance(effect, fx.Unsubscribe):
+                self.subscriptions.pop(effect.subscription_id, None)
+            elif isinstance(effect, fx.ThrowSignal | fx.SendMessage):
+                self.outbox.append(effect)
+            elif isinstance(effect, fx.Incident):
+                self.incidents.append(effect)
+            elif isinstance(effect, fx.Audit):
+                if effect.kind == fx.AuditKind.ACTIVITY_COMPLETED and effect.element_id:
+                    self.visited.append(effect.element_id)
+                elif effect.kind == fx.AuditKind.ACTIVITY_CANCELLED and effect.element_id:
+                    self.cancelled.append(effect.element_id)
+        return Step(state, step.effects)

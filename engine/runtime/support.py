@@ -1,0 +1,113 @@
+"""What this runtime cannot execute yet, as diagnostics: deploying such a model is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bpmn import diagnostics as diag
+from bpmn import model as m
+
+_Refuse = Callable[[m.FlowNode, str], None]
+
+CODE = "runtime.unsupported"
+IGNORED = "runtime.ignored"
+
+# Triggers the runtime runs, per kind of event. Anything else is refused.
+_START = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL}
+_END = {m.Trigger.NONE, m.Trigger.TERMINATE, m.Trigger.ERROR, m.Trigger.ESCALATION,
+        m.Trigger.MESSAGE, m.Trigger.SIGNAL}
+_CATCH = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.LINK}
+_THROW = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ESCALATION,
+          m.Trigger.LINK}
+_BOUNDARY = {m.Trigger.TIMER, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ERROR,
+             m.Trigger.ESCALATION}
+_ALLOWED: dict[type[m.Event], set[m.Trigger]] = {
+    m.StartEvent: _START, m.EndEvent: _END, m.IntermediateCatchEvent: _CATCH,
+    m.IntermediateThrowEvent: _THROW, m.BoundaryEvent: _BOUNDARY,
+}
+_EVENT_WORDS = {"startEvent": "start event", "endEvent": "end event",
+                "intermediateCatchEvent": "intermediate catch event",
+                "intermediateThrowEvent": "intermediate throw event",
+                "boundaryEvent": "boundary event"}
+
+
+def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagnostic]:
+    """Every element of `process_id` this runtime cannot execute (code runtime.unsupported,
+    an error) or executes while ignoring part of it (code runtime.ignored, a warning)."""
+    process = definitions.process(process_id)
+    if process is None:
+        return [diag.error(CODE, f"no process {process_id!r} in this model", process_id, None)]
+    found: list[diag.Diagnostic] = []
+
+    def refuse(node: m.FlowNode, what: str) -> None:
+        if what.startswith("a ") and what[2:3] in "aeiou":
+            what = "an " + what[2:]
+        found.append(diag.error(CODE, f"{what} is not supported by this engine yet", node.id,
+                                node.line))
+
+    roots = process.scope.nodes.values()
+    if not any(isinstance(n, m.StartEvent) and n.trigger in _START for n in roots):
+        found.append(diag.error(CODE, "the process has no start event this engine can start "
+                                "it from (none, message, timer or signal)", process.id,
+                                process.line))
+    inner_starts = {n.id for sub in m.walk_scope(process.scope) if isinstance(sub, m.SubProcess)
+                    for n in sub.scope.nodes.values() if isinstance(n, m.StartEvent)}
+    for node in m.walk_scope(process.scope):
+        _check_node(node, refuse, node.id in inner_starts)
+        if node.ext.listeners:
+            found.append(diag.warning(IGNORED, "execution/task listeners are recorded but not "
+                                      "run", node.id, node.line))
+    return found
+
+
+def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
+    if isinstance(node, m.Activity):
+        if isinstance(node.loop, m.MultiInstance):
+            refuse(node, "multi-instance")
+        elif isinstance(node.loop, m.StandardLoop):
+            refuse(node, "a standard loop")
+        if node.is_for_compensation:
+            refuse(node, "a compensation handler")
+    if isinstance(node, m.Transaction):
+        refuse(node, "a transaction subprocess")
+    elif isinstance(node, m.AdHocSubProcess):
+        refuse(node, "an ad-hoc subprocess")
+    elif isinstance(node, m.SubProcess) and node.triggered_by_event:
+        refuse(node, "an event subprocess")
+    elif isinstance(node, m.CallActivity):
+        refuse(node, "a call activity")
+    elif isinstance(node, m.ComplexGateway):
+        refuse(node, "a complex gateway")
+    elif isinstance(node, m.EventBasedGateway) and node.instantiate:
+        refuse(node, "an instantiating event-based gateway")
+    elif isinstance(node, m.ReceiveTask) and node.instantiate:
+        refuse(node, "an instantiating receive task")
+    elif node.kind not in _KNOWN_KINDS:
+        refuse(node, f"<{node.kind}>")
+    if node.ext.async_before or node.ext.async_after:
+        refuse(node, "asynchronous continuation (asyncBefore/asyncAfter)")
+    if node.ext.pre_script or node.ext.post_script:
+        refuse(node, "a SpiffWorkflow pre/post script")
+    if isinstance(node, m.Event):
+        _check_event(node, refuse, in_subprocess)
+
+
+def _check_event(node: m.Event, refuse: _Refuse, in_subprocess: bool) -> None:
+    trigger = node.trigger
+    word = _EVENT_WORDS.get(node.kind, node.kind)
+    if trigger in (m.Trigger.MULTIPLE, m.Trigger.PARALLEL_MULTIPLE):
+        refuse(node, f"a {word} with several event definitions ({trigger})")
+        return
+    allowed = _ALLOWED.get(type(node), set())
+    if trigger not in allowed:
+        refuse(node, f"a {trigger} {word}")
+    elif in_subprocess and isinstance(node, m.StartEvent) and trigger is not m.Trigger.NONE:
+        refuse(node, f"a {trigger} start event inside a subprocess")
+
+
+_KNOWN_KINDS = frozenset({
+    "task", "manualTask", "userTask", "scriptTask", "serviceTask", "sendTask",
+    "businessRuleTask", "receiveTask", "subProcess", "exclusiveGateway", "inclusiveGateway",
+    "parallelGateway", "eventBasedGateway", "startEvent", "endEvent", "intermediateCatchEvent",
+    "intermediateThrowEvent", "boundaryEvent",
+})

@@ -1,0 +1,67 @@
+"""What the runtime cannot run is reported with element id and line, never skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import runtime
+from tests.bpmn.fixtures import load
+from tests.runtime.helpers import seq
+
+CASES = {
+    "multi-instance": '<task id="x"><multiInstanceLoopCharacteristics isSequential="true">'
+                      '<loopCardinality>3</loopCardinality></multiInstanceLoopCharacteristics>'
+                      '</task>',
+    "standard loop": '<task id="x"><standardLoopCharacteristics/></task>',
+    "call activity": '<callActivity id="x" calledElement="other"/>',
+    "complex gateway": '<complexGateway id="x"/>',
+    "transaction": '<transaction id="x"><startEvent id="ts"/></transaction>',
+    "ad-hoc": '<adHocSubProcess id="x"><task id="in"/></adHocSubProcess>',
+    "async": '<task id="x" camunda:asyncBefore="true"/>',
+    "conditional catch": '<intermediateCatchEvent id="x"><conditionalEventDefinition>'
+                         '<condition>${a}</condition></conditionalEventDefinition>'
+                         '</intermediateCatchEvent>',
+    "compensation throw": '<intermediateThrowEvent id="x"><compensateEventDefinition/>'
+                          '</intermediateThrowEvent>',
+    "cancel end": '<endEvent id="x"><cancelEventDefinition/></endEvent>',
+    "message start in subprocess": '<subProcess id="sp"><startEvent id="x">'
+                                   '<messageEventDefinition/></startEvent></subProcess>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unsupported_construct_is_reported_with_element_and_line(case):
+    body = f'<process id="p" isExecutable="true"><startEvent id="s"/>\n{CASES[case]}</process>'
+    result = load(body)
+    assert result.definitions is not None
+    found = [d for d in runtime.unsupported(result.definitions, "p") if d.is_error]
+    assert found and found[0].code == "runtime.unsupported"
+    assert found[0].element_id == "x" and found[0].line == 2  # the line after the newline
+    with pytest.raises(runtime.CompileError):
+        runtime.compile_process(result.definitions, "p")
+
+
+def test_event_subprocess_is_reported():
+    result = load('<process id="p" isExecutable="true"><startEvent id="s"/>'
+                  '<subProcess id="x" triggeredByEvent="true"><startEvent id="es">'
+                  '<messageEventDefinition/></startEvent></subProcess></process>')
+    assert result.definitions is not None
+    ids = {d.element_id for d in runtime.unsupported(result.definitions, "p")}
+    assert "x" in ids
+
+
+def test_a_supported_model_has_no_reasons():
+    result = load('<process id="p" isExecutable="true"><startEvent id="s"/><userTask id="u"/>'
+                  + seq("s", "u") + "</process>")
+    assert result.definitions is not None
+    assert runtime.unsupported(result.definitions, "p") == []
+
+
+def test_listeners_are_a_warning_not_a_refusal():
+    result = load('<process id="p" isExecutable="true"><startEvent id="s"/><task id="t">'
+                  '<extensionElements><camunda:executionListener event="start" '
+                  'class="a.B"/></extensionElements></task>' + seq("s", "t") + "</process>")
+    assert result.definitions is not None
+    (found,) = runtime.unsupported(result.definitions, "p")
+    assert not found.is_error and found.code == "runtime.ignored"
+    runtime.compile_process(result.definitions, "p")
