@@ -445,8 +445,11 @@ def _zeebe_io_mapping(el: etree._Element, b: _Builder, extra: dict[str, Any]) ->
         if not isinstance(param.tag, str):
             continue
         source = param.get("source")
+        # Zeebe: `=expr` is FEEL; anything else is a static value (a URL, a name).
+        is_expr = source is not None and source.lstrip().startswith("=")
         mapping = IoParameter(target=str(param.get("target") or ""), source=source,
-                              kind="expression", line=param.sourceline)
+                              kind="expression" if is_expr else "value",
+                              value=None if is_expr else source, line=param.sourceline)
         if local(param.tag) == "input":
             b.inputs.append(mapping)
         elif local(param.tag) == "output":

@@ -20,7 +20,7 @@ from engine.runtime.effects import (
 )
 from engine.runtime.machine import NoDefaultStart, Step, UnknownTrigger, handle, start
 from engine.runtime.state import InstanceState
-from engine.runtime.support import unsupported
+from engine.runtime.support import runnable, unsupported
 from engine.runtime.triggers import (
     Cancel,
     JobDone,
@@ -63,6 +63,7 @@ __all__ = [
     "Unsubscribe",
     "compile_process",
     "handle",
+    "runnable",
     "start",
     "unsupported",
 ]

@@ -290,12 +290,9 @@ class _Builder:
             return IoMapping(param.target, Text(expr=self.expr(source, node, what,
                                                                dialect=dialect)), kind="script")
         if param.kind == "expression":
-            if is_expression(source):
-                return IoMapping(param.target, Text(expr=self.expr(source, node, what)),
-                                 kind="expression")
-            # zeebe:ioMapping sources are FEEL even when written without '='.
-            return IoMapping(param.target, Text(expr=self.expr(source, node, what,
-                                                               dialect=Dialect.FEEL)),
+            # The parser marks only `${...}`/`#{...}`/`=...` sources as expressions; a
+            # Zeebe source without '=' is a static value (Camunda 8 connectors use them).
+            return IoMapping(param.target, Text(expr=self.expr(source, node, what)),
                              kind="expression")
         return IoMapping(param.target, Text(literal=param.value if param.value is not None
                                             else source))

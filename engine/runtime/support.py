@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from bpmn import diagnostics as diag
 from bpmn import model as m
+from bpmn.timers import is_expression
+from engine.runtime.compile import CompiledProcess, CompileError, compile_process
 
 _Refuse = Callable[[m.FlowNode, str], None]
 
@@ -111,3 +113,30 @@ _KNOWN_KINDS = frozenset({
     "parallelGateway", "eventBasedGateway", "startEvent", "endEvent", "intermediateCatchEvent",
     "intermediateThrowEvent", "boundaryEvent",
 })
+
+
+def runnable(definitions: m.Definitions, process_id: str
+             ) -> tuple[list[diag.Diagnostic], CompiledProcess | None]:
+    """The one check before a process is deployed or run: what this runtime cannot run
+    (errors: refuse, never run half a model) and, when nothing is refused, the compiled
+    process."""
+    found = unsupported(definitions, process_id)
+    if any(d.is_error for d in found):
+        return found, None
+    try:
+        compiled = compile_process(definitions, process_id)
+    except CompileError as exc:
+        # An expression, script or timer the runtime cannot read: refused with its place.
+        return found + [d if d.is_error else diag.error(d.code, d.message, d.element_id,
+                                                        d.line) for d in exc.diagnostics], None
+    process = definitions.process(process_id)
+    for point in compiled.start_timers:
+        if point.timer_text is not None and is_expression(point.timer_text):
+            # No instance exists yet, so there are no variables to evaluate it against.
+            start = process.scope.nodes.get(point.element_id) if process else None
+            found.append(diag.error(
+                CODE, "a timer start event with an expression is not supported by this "
+                "engine yet", point.element_id, start.line if start else None))
+    if any(d.is_error for d in found):
+        return found, None
+    return found, compiled

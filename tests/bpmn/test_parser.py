@@ -381,3 +381,15 @@ def test_root_level_data_stores_and_process_data_objects_are_kept():
     kinds = {(a.kind, a.id) for a in scope.artifacts}
     assert kinds == {("textAnnotation", "note"), ("association", "a1")}
     assert next(a for a in scope.artifacts if a.id == "note").text == "check twice"
+
+
+def test_zeebe_mapping_sources_without_equals_are_static_values():
+    result = load("""
+<process id="P" isExecutable="true">
+  <serviceTask id="t"><extensionElements><zeebe:taskDefinition type="http"/>
+    <zeebe:ioMapping><zeebe:input source="https://example.com" target="url"/><zeebe:input source="=base + path" target="full"/></zeebe:ioMapping>
+  </extensionElements></serviceTask>
+</process>""")
+    url, full = nodes(result)["t"].ext.inputs
+    assert (url.kind, url.value) == ("value", "https://example.com")
+    assert (full.kind, full.source) == ("expression", "=base + path")
