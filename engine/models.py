@@ -1,4 +1,4 @@
-"""Engine tables: deployments, versioned process definitions and the audit trail."""
+"""Engine tables: deployments, definitions, running instances and their rows, the audit trail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from engine.errors import AuditIsAppendOnly
+from engine.status import InstanceStatus, UserTaskStatus
 
 
 class Deployment(models.Model):
@@ -80,6 +81,221 @@ class ProcessDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} v{self.version}"
+
+
+# --- Running instances and the rows their waits become (engine/services/_shell.py) -----
+
+
+class ProcessInstance(models.Model):
+    """One run of a process definition. `state` is the runtime's compact InstanceState JSON.
+
+    Every trigger locks this row first (engine.locks.lock_instance), then its children, and
+    bumps `revision`, so two triggers for one instance are applied one after the other.
+    """
+
+    definition = models.ForeignKey(
+        ProcessDefinition, on_delete=models.PROTECT, related_name="instances"
+    )
+    business_key = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING
+    )
+    state = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(default=0)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    parent_instance = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # The same key twice returns the first instance (a client retrying a start request).
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "started_at"], name="engine_inst_status_started"),
+            models.Index(fields=["definition", "status"], name="engine_inst_def_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"instance {self.pk} of {self.definition_id} ({self.status})"
+
+
+class UserTask(models.Model):
+    """A user task an inbox can query. `task_id` is the runtime's id, unique per instance.
+
+    The model's assignee is a name (literal or expression result): it is kept as
+    `assignee_username`, and `assignee` points at the user of that name when one existed
+    when the task was made (the inbox joins on the foreign key; the name is never lost).
+    """
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    task_id = models.PositiveBigIntegerField()
+    element_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    assignee_username = models.CharField(max_length=150, null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    candidate_users = models.JSONField(default=list, blank=True)
+    candidate_groups = models.JSONField(default=list, blank=True)
+    due = models.DateTimeField(null=True, blank=True)
+    follow_up = models.DateTimeField(null=True, blank=True)
+    priority = models.IntegerField(default=50)
+    form = models.JSONField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=UserTaskStatus.choices, default=UserTaskStatus.OPEN
+    )
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "task_id"], name="engine_usertask_inst_tid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due"], name="engine_usertask_status_due"),
+            models.Index(fields=["assignee", "status"], name="engine_usertask_assignee"),
+            models.Index(fields=["status", "created_at"], name="engine_usertask_status_new"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.element_id} of instance {self.instance_id} ({self.status})"
+
+
+class UserTaskCandidateGroup(models.Model):
+    """One candidate group of a task: "offered to any of my groups" is one indexed join."""
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="group_offers")
+    group_name = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "group_name"], name="engine_taskgroup_unique"),
+        ]
+        indexes = [models.Index(fields=["group_name", "task"], name="engine_taskgroup_name")]
+
+    def __str__(self) -> str:
+        return f"{self.group_name} may work task {self.task_id}"
+
+
+class Job(models.Model):
+    """Work due at a time: a timer, or a service/send/business rule task waiting for a worker.
+
+    `job_id` is the runtime's id within the instance. A timer start event of a deployed
+    definition has no instance yet: it carries `definition` instead. Rows are deleted
+    when the job is done or cancelled (the audit trail keeps the history).
+    """
+
+    instance = models.ForeignKey(
+        ProcessInstance, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    definition = models.ForeignKey(
+        ProcessDefinition, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="start_jobs",
+    )
+    job_id = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=32)
+    element_id = models.CharField(max_length=255)
+    due_at = models.DateTimeField(db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    retries_left = models.PositiveIntegerField(default=3)
+    lease_owner = models.CharField(max_length=255, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "job_id"], name="engine_job_inst_jid"),
+        ]
+        indexes = [models.Index(fields=["kind", "due_at"], name="engine_job_kind_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.job_id} at {self.element_id}"
+
+
+class SubscriptionKind(models.TextChoices):
+    MESSAGE = "message", "message"
+    SIGNAL = "signal", "signal"
+
+
+class EventSubscription(models.Model):
+    """A message or signal a waiting token (or a start event of a latest definition) wants.
+
+    Instance subscriptions carry `instance`; start events of the newest version of a key
+    carry `definition` and no instance. `correlation_key` is the canonical JSON of
+    `correlation`, so a correlation is an exact, indexed string match.
+    """
+
+    instance = models.ForeignKey(
+        ProcessInstance, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    definition = models.ForeignKey(
+        ProcessDefinition, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="start_subscriptions",
+    )
+    subscription_id = models.PositiveBigIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=SubscriptionKind.choices)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    correlation = models.JSONField(default=dict, blank=True)
+    correlation_key = models.CharField(max_length=512, blank=True, default="")
+    element_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "subscription_id"], name="engine_sub_inst_sid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(instance__isnull=False) | models.Q(definition__isnull=False),
+                name="engine_sub_has_owner",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "name", "correlation_key"], name="engine_sub_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name!r} at {self.element_id}"
+
+
+class Incident(models.Model):
+    """Something an admin must look at: a failed job or an expression that failed."""
+
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="incidents"
+    )
+    element_id = models.CharField(max_length=255)
+    message = models.TextField(blank=True)
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["resolved_at", "created_at"], name="engine_incident_open")]
+
+    def __str__(self) -> str:
+        return f"incident at {self.element_id} of instance {self.instance_id}"
 
 
 # --- Audit trail (engine/audit.py writes and verifies it; see docs/audit.md) -----------

@@ -11,10 +11,18 @@ from django.db import transaction
 
 from bpmn import diagnostics as diag
 from bpmn.loader import load_model
-from engine import locks
+from engine import locks, runtime
 from engine.audit import AuditEntry, audit_append_many
 from engine.errors import DeploymentInvalid, FileDiagnostics
-from engine.models import SYSTEM_CHAIN, AuditKind, Deployment, ProcessDefinition
+from engine.models import (
+    SYSTEM_CHAIN,
+    AuditKind,
+    Deployment,
+    EventSubscription,
+    Job,
+    ProcessDefinition,
+)
+from engine.services._shell import start_subscriptions_for, start_timer_jobs_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
 class _ExecutableProcess:
     key: str
     name: str
+    compiled: runtime.CompiledProcess | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +70,9 @@ def _check_files(files: Sequence[tuple[str, bytes]]) -> list[_CheckedFile]:
                     ))
                     continue
                 key_owner[process.id] = source
-                processes.append(_ExecutableProcess(process.id, process.name or ""))
+                refused, compiled = runtime.runnable(result.definitions, process.id)
+                found.extend(refused)
+                processes.append(_ExecutableProcess(process.id, process.name or "", compiled))
             if not processes and not any(d.is_error for d in found):
                 # Camunda silently skips non-executable processes; an admin who uploads a
                 # Signavio export with isExecutable="false" deserves to be told instead.
@@ -128,6 +139,21 @@ def _audit_deployed(
     ])
 
 
+def _arm_start_events(definition: ProcessDefinition, process: _ExecutableProcess) -> None:
+    """Message, signal and timer start events belong to the newest version of a key only."""
+    EventSubscription.objects.filter(
+        definition__key=definition.key, instance__isnull=True
+    ).delete()
+    Job.objects.filter(definition__key=definition.key, instance__isnull=True).delete()
+    if process.compiled is not None:
+        EventSubscription.objects.bulk_create(
+            start_subscriptions_for(definition, process.compiled, definition.deployed_at)
+        )
+        Job.objects.bulk_create(
+            start_timer_jobs_for(definition, process.compiled, definition.deployed_at)
+        )
+
+
 @transaction.atomic
 def _store(
     checked: list[_CheckedFile], *, actor: AbstractBaseUser | None, name: str
@@ -167,6 +193,7 @@ def _store(
             counter = counters[process.key]
             counter.latest_version = version
             counter.save(update_fields=["latest_version"])
+            _arm_start_events(created[-1], process)
     if deployment is None:
         newest = max(reused, key=lambda d: (d.deployed_at, d.pk))
         return newest.deployment

@@ -1,0 +1,615 @@
+"""The shell: the ONE place runtime steps become rows, in the caller's transaction.
+
+Services lock the instance (engine.locks), then call `run_trigger` or `start_instance`
+here. A step's effects are applied in the order the runtime emitted them: user task, job
+and subscription rows are created or removed, Audit effects become one batch on the
+instance's audit chain, and the new state is saved with `revision` + 1. Signals and
+messages the step threw (ThrowSignal, SendMessage) are delivered afterwards, in the same
+transaction, in the order they were thrown, each delivery one step of its target; a chain
+of deliveries deeper than MAX_DELIVERY_DEPTH is refused (DeliveryTooDeep) so two
+instances signalling each other cannot loop forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from bpmn.timers import parse_timer
+from engine import locks, runtime
+from engine.audit import AuditEntry, audit_append_many
+from engine.definitions import compiled_process
+from engine.errors import EngineError
+from engine.models import (
+    EventSubscription,
+    Incident,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    SubscriptionKind,
+    UserTask,
+    UserTaskCandidateGroup,
+    instance_chain,
+)
+from engine.runtime.variables import VariableError, to_json_value
+from engine.status import (
+    USER_TASK_ACTIVE,
+    InstanceStatus,
+    UserTaskStatus,
+    instance_transition,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+# Deliveries of thrown signals/messages that themselves throw: at most this many levels.
+MAX_DELIVERY_DEPTH = 8
+DEFAULT_PRIORITY = 50
+# Attempts to find and lock a message target whose subscription another trigger consumed.
+_CORRELATION_ATTEMPTS = 3
+
+
+# --- Typed errors of the instance services ------------------------------------------
+
+
+class InstanceNotFound(EngineError):
+    code = "instance.not-found"
+    http_status = 404
+
+    def __init__(self, instance_id: int) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"no process instance {instance_id}")
+
+
+class InstanceSuspended(EngineError):
+    """A suspended instance refuses every trigger until it is resumed."""
+
+    code = "instance.suspended"
+    http_status = 409
+
+    def __init__(self, instance_id: int) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"process instance {instance_id} is suspended")
+
+
+class InstanceNotRunning(EngineError):
+    """The instance has ended (completed or cancelled)."""
+
+    code = "instance.not-running"
+    http_status = 409
+
+    def __init__(self, instance_id: int, status: str) -> None:
+        self.instance_id, self.status = instance_id, status
+        super().__init__(f"process instance {instance_id} is {status}")
+
+
+class TriggerRejected(EngineError):
+    """The runtime found nothing live in the instance that the trigger names."""
+
+    code = "instance.trigger-rejected"
+    http_status = 409
+
+
+class InvalidVariables(EngineError):
+    """Variables that are not JSON-like values."""
+
+    code = "instance.invalid-variables"
+    http_status = 400
+
+
+class NoStartEvent(EngineError):
+    """The definition cannot be started that way (e.g. no single none start event)."""
+
+    code = "instance.no-start-event"
+    http_status = 400
+
+
+class StaleInstance(EngineError):
+    """The instance row changed under a lock: a bug, never expected. Nothing was saved."""
+
+    code = "instance.stale"
+    http_status = 409
+
+
+class DeliveryTooDeep(EngineError):
+    """Signals/messages thrown in reaction to signals/messages nested too deep (a loop)."""
+
+    code = "instance.delivery-too-deep"
+    http_status = 409
+
+    def __init__(self, name: str | None) -> None:
+        super().__init__(
+            f"delivering {name!r} would nest more than {MAX_DELIVERY_DEPTH} throws deep; "
+            "instances seem to signal each other in a loop"
+        )
+
+
+class MessageNotCorrelated(EngineError):
+    """No waiting instance subscription and no message start event matches the message."""
+
+    code = "message.not-correlated"
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no process instance or start event waits for message {name!r}")
+
+
+class MessageAmbiguous(EngineError):
+    """More than one target matches the message; it must reach exactly one."""
+
+    code = "message.ambiguous"
+    http_status = 409
+
+    def __init__(self, name: str, count: int) -> None:
+        self.name, self.count = name, count
+        super().__init__(f"message {name!r} matches {count} targets; it must match exactly one")
+
+
+# --- Helpers -------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """`value` (dataclasses, mappings, tuples, datetimes) as plain JSON data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def canonical_json(value: Mapping[str, Any] | None) -> str:
+    """Sorted, compact JSON of a correlation dict; "" for none. Used for exact matching."""
+    if not value:
+        return ""
+    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _actor_name(actor: AbstractBaseUser | None) -> str | None:
+    return actor.get_username() if actor is not None else None
+
+
+def json_variables(variables: Mapping[str, object] | None) -> dict[str, object]:
+    """Variables as JSON values, or InvalidVariables."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, Mapping):
+        raise InvalidVariables("variables must be a mapping of names to values")
+    try:
+        return {str(k): to_json_value(v) for k, v in variables.items()}
+    except VariableError as exc:
+        raise InvalidVariables(str(exc)) from exc
+
+
+def ensure_running(instance: ProcessInstance) -> None:
+    """Refuse a trigger for a suspended or ended instance."""
+    if instance.status == InstanceStatus.SUSPENDED:
+        raise InstanceSuspended(instance.pk)
+    if instance.status != InstanceStatus.RUNNING:
+        raise InstanceNotRunning(instance.pk, instance.status)
+
+
+def load_state(instance: ProcessInstance) -> runtime.InstanceState:
+    return runtime.InstanceState.from_json(instance.state)
+
+
+# --- Starting and triggering ---------------------------------------------------------
+
+
+def start_instance(
+    *,
+    definition: ProcessDefinition,
+    variables: Mapping[str, object] | None,
+    business_key: str | None,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    start_event_id: str | None = None,
+    idempotency_key: str | None = None,
+    depth: int = 0,
+) -> tuple[ProcessInstance, bool]:
+    """Create an instance of `definition` and run it until it rests. (instance, created)."""
+    if idempotency_key is not None:
+        existing = ProcessInstance.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    compiled = compiled_process(definition)
+    values = json_variables(variables)
+    try:
+        # A savepoint: a concurrent start with the same idempotency key waits on the unique
+        # index until the first commits, then fails here and returns the first instance.
+        with transaction.atomic():
+            instance = ProcessInstance.objects.create(
+                definition=definition,
+                business_key=business_key,
+                status=InstanceStatus.RUNNING,
+                state={},
+                revision=0,
+                started_by_id=actor.pk if actor is not None else None,
+                started_at=now,
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        return ProcessInstance.objects.get(idempotency_key=idempotency_key), False
+    try:
+        step = runtime.start(compiled, values, now=now, start_event_id=start_event_id,
+                             business_key=business_key)
+    except runtime.NoDefaultStart as exc:
+        raise NoStartEvent(str(exc)) from exc
+    except VariableError as exc:
+        raise InvalidVariables(str(exc)) from exc
+    apply_step(instance, step, now=now, actor=actor, depth=depth)
+    return instance, True
+
+
+def run_trigger(
+    instance: ProcessInstance,
+    trigger: runtime.Trigger,
+    *,
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    job: Job | None = None,
+    depth: int = 0,
+    allow_suspended: bool = False,
+) -> runtime.Step:
+    """Apply `trigger` to a LOCKED instance and write what the step did."""
+    if not (allow_suspended and instance.status == InstanceStatus.SUSPENDED):
+        ensure_running(instance)
+    compiled = compiled_process(instance.definition)
+    try:
+        step = runtime.handle(compiled, load_state(instance), trigger, now=now)
+    except runtime.UnknownTrigger as exc:
+        raise TriggerRejected(str(exc)) from exc
+    except VariableError as exc:
+        raise InvalidVariables(str(exc)) from exc
+    apply_step(instance, step, now=now, actor=actor, job=job, depth=depth)
+    return step
+
+
+def save_instance(instance: ProcessInstance, state: runtime.InstanceState | None = None) -> None:
+    """Write state/status/ended_at with revision + 1, checking the revision we read."""
+    fields: dict[str, Any] = {"status": instance.status, "ended_at": instance.ended_at,
+                              "revision": instance.revision + 1}
+    if state is not None:
+        instance.state = state.to_json()
+        fields["state"] = instance.state
+    updated = ProcessInstance.objects.filter(pk=instance.pk, revision=instance.revision).update(
+        **fields
+    )
+    if updated != 1:
+        raise StaleInstance(f"process instance {instance.pk} changed under its lock")
+    instance.revision += 1
+
+
+def apply_step(
+    instance: ProcessInstance,
+    step: runtime.Step,
+    *,
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    job: Job | None = None,
+    depth: int = 0,
+) -> None:
+    """Turn one step's effects into rows and audit events, save the state, then deliver."""
+    entries: list[AuditEntry] = []
+    outbox: list[runtime.ThrowSignal | runtime.SendMessage] = []
+    for effect in step.effects:
+        if isinstance(effect, runtime.Audit):
+            entries.append(AuditEntry(
+                kind=str(effect.kind), at=now, actor=actor, instance_id=instance.pk,
+                element_id=effect.element_id, data=plain(effect.data),
+            ))
+        elif isinstance(effect, runtime.CreateUserTask):
+            _create_user_task(instance, effect, now)
+        elif isinstance(effect, runtime.CancelUserTask):
+            UserTask.objects.filter(
+                instance=instance, task_id=effect.task_id, status__in=USER_TASK_ACTIVE
+            ).update(status=UserTaskStatus.CANCELLED)
+        elif isinstance(effect, runtime.ScheduleJob):
+            Job.objects.create(
+                instance=instance, job_id=effect.job_id, kind=effect.kind,
+                element_id=effect.element_id, due_at=effect.due or now,
+                payload=plain(effect.payload), created_at=now,
+            )
+        elif isinstance(effect, runtime.CancelJob):
+            Job.objects.filter(instance=instance, job_id=effect.job_id).delete()
+        elif isinstance(effect, runtime.Subscribe):
+            correlation = plain(effect.correlation)
+            EventSubscription.objects.create(
+                instance=instance, subscription_id=effect.subscription_id, kind=effect.kind,
+                name=effect.name, correlation=correlation,
+                correlation_key=canonical_json(correlation), element_id=effect.element_id,
+                created_at=now,
+            )
+        elif isinstance(effect, runtime.Unsubscribe):
+            EventSubscription.objects.filter(
+                instance=instance, subscription_id=effect.subscription_id
+            ).delete()
+        elif isinstance(effect, runtime.ThrowSignal | runtime.SendMessage):
+            outbox.append(effect)
+        elif isinstance(effect, runtime.Incident):
+            linked = job if job is not None and job.element_id == effect.element_id else None
+            Incident.objects.create(instance=instance, element_id=effect.element_id,
+                                    message=effect.message, job=linked, created_at=now)
+        # runtime.Completed: the state's status says the same; handled below.
+    _settle_status(instance, step.state, now)
+    save_instance(instance, step.state)
+    audit_append_many(instance_chain(instance.pk), entries)
+    for item in outbox:
+        _deliver(instance, item, now=now, actor=actor, depth=depth + 1)
+
+
+def _settle_status(instance: ProcessInstance, state: runtime.InstanceState, now: datetime) -> None:
+    """Mirror the runtime's status on the row; an ended instance keeps no live rows."""
+    target = {"completed": InstanceStatus.COMPLETED,
+              "cancelled": InstanceStatus.CANCELLED}.get(state.status)
+    if target is None or instance.status == target:
+        return
+    instance.status = instance_transition(instance.status, target)
+    instance.ended_at = now
+    # The runtime removes every wait when a scope ends; this only guards against leftovers.
+    UserTask.objects.filter(instance=instance, status__in=USER_TASK_ACTIVE).update(
+        status=UserTaskStatus.CANCELLED
+    )
+    Job.objects.filter(instance=instance).delete()
+    EventSubscription.objects.filter(instance=instance).delete()
+
+
+def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
+                      now: datetime) -> None:
+    assignee_id = None
+    if effect.assignee:
+        user_model = get_user_model()
+        assignee_id = (
+            user_model._default_manager.filter(**{user_model.USERNAME_FIELD: effect.assignee})
+            .values_list("pk", flat=True)
+            .first()
+        )
+    groups = list(dict.fromkeys(effect.candidate_groups))
+    task = UserTask.objects.create(
+        instance=instance,
+        task_id=effect.task_id,
+        element_id=effect.element_id,
+        name=effect.name or "",
+        assignee_username=effect.assignee,
+        assignee_id=assignee_id,
+        candidate_users=list(dict.fromkeys(effect.candidate_users)),
+        candidate_groups=groups,
+        due=effect.due,
+        follow_up=effect.follow_up,
+        priority=effect.priority if effect.priority is not None else DEFAULT_PRIORITY,
+        form=plain(effect.form) if effect.form is not None else None,
+        status=UserTaskStatus.OPEN,
+        created_at=now,
+    )
+    if groups:
+        UserTaskCandidateGroup.objects.bulk_create(
+            [UserTaskCandidateGroup(task=task, group_name=name) for name in groups]
+        )
+
+
+# --- Delivering thrown signals and messages ------------------------------------------
+
+
+def _deliver(
+    sender: ProcessInstance,
+    item: runtime.ThrowSignal | runtime.SendMessage,
+    *,
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    depth: int,
+) -> None:
+    if depth > MAX_DELIVERY_DEPTH:
+        raise DeliveryTooDeep(item.name)
+    variables = dict(item.variables)
+    if isinstance(item, runtime.ThrowSignal):
+        if item.name is not None:
+            broadcast_signal(name=item.name, variables=variables, now=now, actor=actor,
+                             depth=depth)
+        return
+    delivered = False
+    if item.name is not None:
+        try:
+            correlate_message(name=item.name, business_key=None, correlation=None,
+                              variables=variables, now=now, actor=actor, depth=depth,
+                              pick_oldest=True)
+            delivered = True
+        except MessageNotCorrelated:
+            delivered = False
+    if not delivered:
+        # A thrown message nobody waits for is not an error of the sender (BPMN leaves it
+        # to the environment); it is recorded so that it is never lost silently.
+        audit_append_many(instance_chain(sender.pk), [AuditEntry(
+            kind="message undelivered", at=now, actor=actor, instance_id=sender.pk,
+            element_id=item.element_id, data={"name": item.name},
+        )])
+
+
+def broadcast_signal(
+    *,
+    name: str,
+    variables: Mapping[str, object],
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    depth: int = 0,
+) -> int:
+    """Deliver signal `name` to every running subscriber instance and signal start event.
+
+    Instances are handled in ascending id order, each as one step; then one new instance
+    is started per latest definition with a signal start event of that name. Returns how
+    many instances received it (started ones included).
+    """
+    instance_ids = sorted(set(
+        EventSubscription.objects.filter(
+            kind=SubscriptionKind.SIGNAL, name=name, instance__isnull=False,
+            instance__status=InstanceStatus.RUNNING,
+        ).values_list("instance_id", flat=True)
+    ))
+    count = 0
+    for instance_id in instance_ids:
+        instance = locks.lock_instance(instance_id)
+        if instance.status != InstanceStatus.RUNNING:
+            continue  # suspended or ended meanwhile: a broadcast skips it
+        if not EventSubscription.objects.filter(
+            instance=instance, kind=SubscriptionKind.SIGNAL, name=name
+        ).exists():
+            continue  # an earlier delivery in this broadcast removed its catcher
+        run_trigger(instance, runtime.SignalReceived(name, variables), now=now, actor=actor,
+                    depth=depth)
+        count += 1
+    starts = EventSubscription.objects.filter(
+        kind=SubscriptionKind.SIGNAL, name=name, instance__isnull=True
+    ).select_related("definition").defer("definition__bpmn_bytes").order_by("definition_id")
+    for start in list(starts):
+        assert start.definition is not None  # noqa: S101 - the check constraint
+        start_instance(definition=start.definition, variables=variables, business_key=None,
+                       actor=actor, now=now, start_event_id=start.element_id, depth=depth)
+        count += 1
+    return count
+
+
+def _variables_match(instance: ProcessInstance, correlation: Mapping[str, object]) -> bool:
+    values = load_state(instance).variables
+    return all(key in values and values[key] == value for key, value in correlation.items())
+
+
+def _message_targets(
+    name: str, business_key: str | None, correlation: Mapping[str, object] | None
+) -> list[EventSubscription]:
+    """Live instance subscriptions that accept the message, oldest first."""
+    subs = EventSubscription.objects.filter(
+        kind=SubscriptionKind.MESSAGE, name=name, instance__isnull=False,
+        instance__status=InstanceStatus.RUNNING,
+    ).select_related("instance").order_by("created_at", "id")
+    if business_key is not None:
+        subs = subs.filter(instance__business_key=business_key)
+    if not correlation:
+        # With no correlation given only subscriptions that ask for none can match.
+        return list(subs.filter(correlation_key=""))
+    key = canonical_json(correlation)
+    found: list[EventSubscription] = []
+    for sub in subs.filter(correlation_key__in=[key, ""]):
+        # A subscription's own correlation key must equal the message's; one without a
+        # key matches on the instance's process variables (Camunda's
+        # processInstanceVariableEquals).
+        assert sub.instance is not None  # noqa: S101 - filtered above
+        if sub.correlation_key == key or _variables_match(sub.instance, correlation):
+            found.append(sub)
+    return found
+
+
+def correlate_message(
+    *,
+    name: str,
+    business_key: str | None,
+    correlation: Mapping[str, object] | None,
+    variables: Mapping[str, object],
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    depth: int = 0,
+    pick_oldest: bool = False,
+) -> tuple[ProcessInstance, bool]:
+    """Deliver message `name` to its one target: (instance, started a new one?).
+
+    Waiting instance subscriptions come first; only when none matches, message start
+    events of latest definitions are tried. More than one match is MessageAmbiguous
+    unless `pick_oldest` (messages thrown by instances take the oldest subscription).
+    """
+    for _attempt in range(_CORRELATION_ATTEMPTS):
+        targets = _message_targets(name, business_key, correlation)
+        if len(targets) > 1 and not pick_oldest:
+            raise MessageAmbiguous(name, len(targets))
+        if targets:
+            target = targets[0]
+            assert target.instance_id is not None  # noqa: S101 - filtered in _message_targets
+            instance = locks.lock_instance(target.instance_id)
+            live = locks.lock_subscription(target.pk)
+            if live is None or instance.status != InstanceStatus.RUNNING:
+                # Consumed (or suspended) by a trigger that held the lock before us: look
+                # again with what is committed now.
+                continue
+            run_trigger(instance, runtime.MessageReceived(live.subscription_id, None, variables),
+                        now=now, actor=actor, depth=depth)
+            return instance, False
+        starts = list(EventSubscription.objects.filter(
+            kind=SubscriptionKind.MESSAGE, name=name, instance__isnull=True,
+        ).select_related("definition").defer("definition__bpmn_bytes").order_by("id"))
+        if len(starts) > 1 and not pick_oldest:
+            raise MessageAmbiguous(name, len(starts))
+        if starts:
+            definition = starts[0].definition
+            assert definition is not None  # noqa: S101 - the check constraint
+            return start_instance(definition=definition, variables=variables,
+                                  business_key=business_key, actor=actor, now=now,
+                                  start_event_id=starts[0].element_id, depth=depth)
+        raise MessageNotCorrelated(name)
+    raise MessageNotCorrelated(name)
+
+
+def start_subscriptions_for(
+    definition: ProcessDefinition, compiled: runtime.CompiledProcess, now: datetime
+) -> list[EventSubscription]:
+    """Message/signal start event subscriptions of a newly deployed latest definition."""
+    return [
+        EventSubscription(
+            definition=definition, instance=None, kind=point.kind, name=point.name,
+            element_id=point.element_id, correlation={}, correlation_key="", created_at=now,
+        )
+        for point in compiled.start_subscriptions
+    ]
+
+
+def start_timer_jobs_for(
+    definition: ProcessDefinition, compiled: runtime.CompiledProcess, now: datetime
+) -> list[Job]:
+    """Jobs for the timer start events of a newly deployed latest definition.
+
+    A timer whose first occurrence is already past for good (an anchored cycle that
+    ended) gets no job. Expressions are refused at deploy time (no variables exist yet).
+    """
+    jobs: list[Job] = []
+    for point in compiled.start_timers:
+        if point.timer_kind is None or point.timer_text is None:
+            continue
+        spec = parse_timer(point.timer_kind, point.timer_text)
+        due = spec.first_due(now)
+        if due is None:
+            continue
+        jobs.append(Job(
+            definition=definition, instance=None, job_id=0, kind="start-timer",
+            element_id=point.element_id, due_at=due,
+            payload={"timer": spec.text, "timer_kind": str(spec.kind), "repetition": 1},
+            created_at=now,
+        ))
+    return jobs
+
+
+def audit_instance(
+    instance: ProcessInstance,
+    kind: str,
+    *,
+    now: datetime,
+    actor: AbstractBaseUser | None,
+    element_id: str | None = None,
+    data: Mapping[str, object] | None = None,
+    more: Sequence[AuditEntry] = (),
+) -> None:
+    """Append shell-made events (suspend, resume, variables set by a person) to the chain."""
+    audit_append_many(instance_chain(instance.pk), [
+        AuditEntry(kind=kind, at=now, actor=actor, instance_id=instance.pk,
+                   element_id=element_id or instance.definition.key, data=plain(data or {})),
+        *more,
+    ])

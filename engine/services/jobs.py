@@ -1,0 +1,157 @@
+"""Job writes: fire a due timer, take a service task's result. (The leased runner is later.)"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from bpmn.timers import parse_timer
+from engine import locks, runtime
+from engine.errors import EngineError
+from engine.models import Job, ProcessInstance
+from engine.services._shell import json_variables, run_trigger, start_instance
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+__all__ = ["JobNotDue", "JobNotFound", "JobWrongKind", "job_complete", "job_fail", "job_fire"]
+
+TIMER = "timer"
+# A timer start event of a deployed definition (no instance yet).
+START_TIMER = "start-timer"
+WORK_KINDS = frozenset({"service", "send", "businessRule"})
+
+
+class JobNotFound(EngineError):
+    code = "job.not-found"
+    http_status = 404
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job {job_id} (done, cancelled or never made)")
+
+
+class JobNotDue(EngineError):
+    code = "job.not-due"
+    http_status = 409
+
+    def __init__(self, job_id: int, due_at: datetime) -> None:
+        self.job_id, self.due_at = job_id, due_at
+        super().__init__(f"job {job_id} is not due before {due_at.isoformat()}")
+
+
+class JobWrongKind(EngineError):
+    code = "job.wrong-kind"
+    http_status = 409
+
+    def __init__(self, job_id: int, kind: str, wanted: str) -> None:
+        super().__init__(f"job {job_id} is a {kind} job; this call takes {wanted} jobs")
+
+
+def _lock(job_id: int) -> tuple[ProcessInstance | None, Job]:
+    """Lock the job's instance, then the job (the lock order), and check the job is there.
+
+    A start timer of a definition has no instance: its job row is the only lock.
+    """
+    owner = Job.objects.filter(pk=job_id).values_list("instance_id", flat=True)
+    if not owner:
+        raise JobNotFound(job_id)
+    instance_id = owner[0]
+    instance = locks.lock_instance(instance_id) if instance_id is not None else None
+    try:
+        job = locks.lock_job(job_id)
+    except Job.DoesNotExist:
+        raise JobNotFound(job_id) from None
+    return instance, job
+
+
+@transaction.atomic
+def job_fire(*, job_id: int, now: datetime | None = None) -> ProcessInstance:
+    """Fire the due timer job `job_id` (the row's pk); returns the instance it moved.
+
+    An instance's timer: the waiting token moves on, and a cycle's next repetition comes
+    back from the runtime as a new job row. A start timer of a definition: a new instance
+    starts at its timer start event, and the job moves to the cycle's next repetition
+    (or is deleted after the last one).
+    """
+    at = now or timezone.now()
+    instance, job = _lock(job_id)
+    if job.kind not in (TIMER, START_TIMER):
+        raise JobWrongKind(job_id, job.kind, TIMER)
+    if job.due_at > at:
+        raise JobNotDue(job_id, job.due_at)
+    if instance is None:
+        return _fire_start_timer(job, at)
+    run_trigger(instance, runtime.TimerFired(job.job_id), now=at, actor=None, job=job)
+    Job.objects.filter(pk=job.pk).delete()
+    return instance
+
+
+def _fire_start_timer(job: Job, at: datetime) -> ProcessInstance:
+    definition = job.definition
+    if definition is None:  # pragma: no cover - a job has an instance or a definition
+        raise JobNotFound(job.pk)
+    instance, _ = start_instance(definition=definition, variables=None, business_key=None,
+                                 actor=None, now=at, start_event_id=job.element_id)
+    fired = int(str(job.payload.get("repetition", 1)))
+    spec = parse_timer(str(job.payload["timer_kind"]), str(job.payload["timer"]))
+    due = spec.next_due(job.due_at, fired)
+    if due is None:
+        Job.objects.filter(pk=job.pk).delete()
+    else:
+        Job.objects.filter(pk=job.pk).update(
+            due_at=due, payload={**job.payload, "repetition": fired + 1}
+        )
+    return instance
+
+
+def _work_job(job_id: int) -> tuple[ProcessInstance, Job]:
+    instance, job = _lock(job_id)
+    if instance is None or job.kind not in WORK_KINDS:
+        raise JobWrongKind(job_id, job.kind, "service/send/business rule")
+    return instance, job
+
+
+@transaction.atomic
+def job_complete(
+    *,
+    job_id: int,
+    variables: Mapping[str, object] | None = None,
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> ProcessInstance:
+    """A worker finished service/send/business rule job `job_id` with `variables`."""
+    instance, job = _work_job(job_id)
+    run_trigger(instance, runtime.JobDone(job.job_id, json_variables(variables)),
+                now=now or timezone.now(), actor=actor, job=job)
+    Job.objects.filter(pk=job.pk).delete()
+    return instance
+
+
+@transaction.atomic
+def job_fail(
+    *,
+    job_id: int,
+    error_code: str | None = None,
+    message: str = "",
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> ProcessInstance:
+    """A worker failed job `job_id` for good (no retries yet).
+
+    With `error_code` it is a BPMN error (an error boundary event may catch it) and the
+    job is gone; without, the runtime raises an Incident and the job row stays, with no
+    retries left, so that an admin can retry it later.
+    """
+    instance, job = _work_job(job_id)
+    run_trigger(instance, runtime.JobFailed(job.job_id, error_code, message),
+                now=now or timezone.now(), actor=actor, job=job)
+    if error_code is None:
+        Job.objects.filter(pk=job.pk).update(retries_left=0)
+    else:
+        Job.objects.filter(pk=job.pk).delete()
+    return instance
