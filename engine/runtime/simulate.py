@@ -186,9 +186,14 @@ class Simulation:
             self.max_state_bytes = max(self.max_state_bytes, len(text))
             state = InstanceState.from_json(json.loads(text))
         self.state = state
+        self.effects.extend(step.effects)
         for effect in step.effects:
-            self.effects.append(effect)
-            if isinstance(effect, fx.CreateUserTask):
+            if type(effect) is fx.Audit:  # most effects are audits: test them first
+                if effect.kind == fx.AuditKind.ACTIVITY_COMPLETED and effect.element_id:
+                    self.visited.append(effect.element_id)
+                elif effect.kind == fx.AuditKind.ACTIVITY_CANCELLED and effect.element_id:
+                    self.cancelled.append(effect.element_id)
+            elif isinstance(effect, fx.CreateUserTask):
                 self.tasks[effect.task_id] = effect
             elif isinstance(effect, fx.CancelUserTask):
                 self.tasks.pop(effect.task_id, None)
@@ -204,9 +209,4 @@ class Simulation:
                 self.outbox.append(effect)
             elif isinstance(effect, fx.Incident):
                 self.incidents.append(effect)
-            elif isinstance(effect, fx.Audit):
-                if effect.kind == fx.AuditKind.ACTIVITY_COMPLETED and effect.element_id:
-                    self.visited.append(effect.element_id)
-                elif effect.kind == fx.AuditKind.ACTIVITY_CANCELLED and effect.element_id:
-                    self.cancelled.append(effect.element_id)
         return Step(state, step.effects)
