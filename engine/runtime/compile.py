@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,33 @@ class UserPlan:
     priority: Text | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StandardPlan:
+    """A standard loop (BPMN 2.0.2 §13.2.7 StandardLoopCharacteristics)."""
+
+    condition: Expression | None
+    test_before: bool
+    maximum: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MultiPlan:
+    """A multi-instance activity (BPMN 2.0.2 §13.2.7 MultiInstanceLoopCharacteristics), with
+    the Camunda 7 / Zeebe / SpiffWorkflow spellings of collection and output read into one."""
+
+    sequential: bool
+    cardinality: Expression | None
+    collection: Expression | None
+    element_variable: str | None
+    output_collection: str | None
+    output_element: Expression | None
+    output_local: str | None  # the output element is a plain variable name: made local
+    completion: Expression | None
+
+
+LoopPlan = StandardPlan | MultiPlan
+
+
 @dataclass(slots=True)
 class Node:
     """A flow node with everything the machine needs precomputed. Not changed after compile."""
@@ -142,6 +170,7 @@ class Node:
     # flow can be reached without passing through the join itself.
     upstream: dict[str, frozenset[str]] = field(default_factory=dict)
     gateway_flows: dict[str, Flow] = field(default_factory=dict)  # event gateway: target -> flow
+    loop: LoopPlan | None = None  # a standard loop or multi-instance activity
 
     @property
     def name(self) -> str | None:
@@ -343,6 +372,8 @@ class _Builder:
         if isinstance(node, m.Activity):
             out.default = node.default_flow
             out.boundaries = node.boundary_events
+            if node.loop is not None:
+                out.loop = self.loop(node.loop, node)
         if isinstance(node, m.ExclusiveGateway | m.InclusiveGateway):
             out.default = node.default_flow
         if isinstance(node, m.UserTask):
@@ -382,6 +413,32 @@ class _Builder:
         if isinstance(node, m.EventBasedGateway):
             out.gateway_flows = {f.target: f for f in outgoing}
         return out
+
+    def loop(self, loop: m.LoopCharacteristics, node: m.FlowNode) -> LoopPlan:
+        def model_expr(value: m.Expr | None, what: str) -> Expression | None:
+            if value is None or not value.text.strip():
+                return None
+            return self.expr(value.text.strip(), node, what, value.language)
+
+        if isinstance(loop, m.StandardLoop):
+            return StandardPlan(model_expr(loop.condition, "loop condition"), loop.test_before,
+                                loop.maximum)
+        output = (loop.output_element or "").strip() or None
+        return MultiPlan(
+            loop.sequential, model_expr(loop.cardinality, "loop cardinality"),
+            self.reference(loop.collection, node, "input collection"),
+            (loop.element_variable or "").strip() or None,
+            (loop.output_collection or "").strip() or None,
+            self.reference(output, node, "output element"),
+            _plain_name(output), model_expr(loop.completion_condition, "completion condition"))
+
+    def reference(self, text: str | None, node: m.FlowNode, what: str) -> Expression | None:
+        """A collection or element written as an expression (`${items}`, `=items`) or, as in
+        camunda:collection="items" and SpiffWorkflow's loopDataInputRef, a bare name."""
+        if text is None or not text.strip():
+            return None
+        text = text.strip()
+        return self.expr(text, node, what, dialect=None if is_expression(text) else Dialect.FEEL)
 
     def script_task(self, node: m.ScriptTask, out: Node) -> None:
         text = node.script or ""
@@ -471,6 +528,20 @@ class _Builder:
                             todo.append(pred)
                 upstream[flow_id] = frozenset(seen)
             self.nodes[join.id].upstream = upstream
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _plain_name(text: str | None) -> str | None:
+    """`result`, `=result` or `${result}`: the variable name; anything else None."""
+    if text is None:
+        return None
+    bare = text[1:] if text.startswith("=") else text
+    if bare[:2] in ("${", "#{") and bare.endswith("}"):
+        bare = bare[2:-1]
+    bare = bare.strip()
+    return bare if _NAME.fullmatch(bare) else None
 
 
 def _behaviour(node: m.FlowNode) -> str:

@@ -19,6 +19,11 @@ class AuditKind(StrEnum):
     ACTIVITY_STARTED = "activity started"
     ACTIVITY_COMPLETED = "activity completed"
     ACTIVITY_CANCELLED = "activity cancelled"
+    # A standard loop or multi-instance body as a whole; each iteration or inner instance
+    # has its own activity started/completed/cancelled.
+    LOOP_STARTED = "loop started"
+    LOOP_COMPLETED = "loop completed"
+    LOOP_CANCELLED = "loop cancelled"
     EVENT_PASSED = "event passed"  # none start/end/intermediate, link catch
     EVENT_WAITING = "event waiting"
     EVENT_CAUGHT = "event caught"

@@ -262,6 +262,11 @@ def _find_catcher(run: Run, token: st.Token, trigger: Trigger, thrown: c.ThrowCo
     for this very code wins over a catch-all one on the same activity (Camunda 7)."""
     current = token if from_activity else run.parent_token(token.scope)
     while current is not None:
+        if run.nodes[current.node].loop is not None and run.is_inner(current):
+            # A multi-instance inner instance has no boundary events of its own: they are
+            # attached to the body, which is the next token out (BPMN 2.0.2 §13.2.7).
+            current = run.parent_token(current.scope)
+            continue
         candidates = [run.nodes[b] for b in run.nodes[current.node].boundaries]
         candidates = [b for b in candidates if b.trigger is trigger]
         exact = [b for b in candidates if b.code is not None and not b.code.catches_all

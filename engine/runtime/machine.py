@@ -102,6 +102,7 @@ class Run:
         self.effects: list[fx.Effect] = []
         self.queue: deque[int] = deque()
         self.dirty: set[int] = set()  # scope instances whose tokens moved (inclusive joins)
+        self.owned: set[int] = set()  # ids of variable values created by this step
 
     # ------------------------------------------------------------------ effects
 
@@ -132,7 +133,17 @@ class Run:
         return text.literal
 
     def condition(self, expr: Expression, token: st.Token) -> bool:
-        result = self.evaluate(expr, token)
+        return self.truth(expr, self.evaluate(expr, token))
+
+    def condition_over(self, expr: Expression, variables: Mapping[str, object]) -> bool:
+        """A condition evaluated over `variables` rather than a token's view."""
+        try:
+            result = evaluate(expr, variables, now=self.now)
+        except EvaluationError as exc:
+            raise Stuck(f"{expr.text!r}: {exc}") from exc
+        return self.truth(expr, result)
+
+    def truth(self, expr: Expression, result: object) -> bool:
         if result is None or isinstance(result, bool):
             return bool(result)
         if expr.dialect is Dialect.PYTHON:
@@ -242,7 +253,7 @@ class Run:
         while True:
             while self.queue:
                 token = self.state.tokens.get(self.queue.popleft())
-                if token is not None and token.state == st.READY:
+                if token is not None and (token.state == st.READY or token.state == st.LOOP):
                     self.execute(token)
             if not recheck_inclusive_joins(self):
                 return
@@ -281,21 +292,33 @@ class Run:
 
     # ------------------------------------------------------------------ activities
 
-    def enter_activity(self, token: st.Token, node: c.Node) -> None:
+    def is_inner(self, token: st.Token) -> bool:
+        """Is `token` one inner instance of a multi-instance activity? Those stand on the
+        activity inside the multi-instance body's scope instance, named after the activity."""
+        scope = self.state.scopes.get(token.scope)
+        return scope is not None and scope.element == token.node
+
+    def enter_activity(self, token: st.Token, node: c.Node, *, arm: bool = True) -> None:
         from engine.runtime.events import arm_boundaries
 
         self.audit(fx.AuditKind.ACTIVITY_STARTED, node.id, token=token.id)
         token.state = st.WAIT
-        local: dict[str, object] = {}
+        # A loop iteration or multi-instance inner instance arrives with its loopCounter
+        # (and element variable) as local variables already.
+        seeded = token.locals
+        local: dict[str, object] = {} if seeded is None else dict(seeded)
         if node.inputs:
             # Input mappings create local variables of the activity (Camunda 7 inputOutput,
             # Zeebe ioMapping); each input sees the ones before it.
             token.locals = local
             for mapping in node.inputs:
                 local[mapping.target] = self.mapped(mapping, token)
-            if node.behaviour == c.SUBPROCESS:
-                token.locals = None
-        arm_boundaries(self, token, node)
+        if node.behaviour == c.SUBPROCESS:
+            # The subprocess's variables are its scope instance's; a standard loop keeps
+            # its counter on the token between iterations.
+            token.locals = seeded if isinstance(node.loop, c.StandardPlan) else None
+        if arm:
+            arm_boundaries(self, token, node)
         if node.behaviour == c.SUBPROCESS:
             self.enter_subprocess(token, node, local)
         else:
@@ -336,6 +359,11 @@ class Run:
         outer = st.Token(0, node.id, token.scope)  # outputs go to the enclosing scope
         for name, value in outputs:
             self.set_variable(outer, name, value, node.id)
+        if node.loop is not None:
+            from engine.runtime.loops import iteration_done
+
+            iteration_done(self, token, node, inner)
+            return
         flows = self.select_outgoing(token, node)
         if token.child is not None:
             self.state.scopes.pop(token.child, None)
@@ -345,14 +373,29 @@ class Run:
         self.audit(fx.AuditKind.ACTIVITY_COMPLETED, node.id, token=token.id)
         self.leave(token, flows)
 
+    def leave_activity(self, token: st.Token, node: c.Node,
+                       flows: list[c.Flow] | None = None) -> None:
+        """The token leaves a completed activity (a whole loop or multi-instance body):
+        boundary events off, outgoing flows taken."""
+        if flows is None:
+            flows = self.select_outgoing(token, node)
+        if token.child is not None:
+            self.state.scopes.pop(token.child, None)
+            token.child = None
+        token.locals = None
+        self.drop_waits(token)
+        self.leave(token, flows)
+
     def cancel_token(self, token: st.Token, reason: str) -> None:
         """Interrupt whatever the token is doing (a subprocess with everything inside)."""
+        node = self.nodes[token.node]
+        body = isinstance(node.loop, c.MultiPlan) and not self.is_inner(token)
         if token.child is not None:
             self.cancel_scope(token.child, reason)
             self.state.scopes.pop(token.child, None)
             token.child = None
-        node = self.nodes[token.node]
-        kind = (fx.AuditKind.ACTIVITY_CANCELLED if node.behaviour in ACTIVITIES
+        kind = (fx.AuditKind.LOOP_CANCELLED if body else
+                fx.AuditKind.ACTIVITY_CANCELLED if node.behaviour in ACTIVITIES
                 else fx.AuditKind.TOKEN_CANCELLED)
         self.audit(kind, node.id, token=token.id, reason=reason)
         self.remove_token(token)
@@ -454,6 +497,11 @@ class Run:
 
 
 def _run_activity(run: Run, token: st.Token, node: c.Node) -> None:
+    if node.loop is not None:
+        from engine.runtime.loops import enter_loop
+
+        enter_loop(run, token, node)
+        return
     run.enter_activity(token, node)
 
 

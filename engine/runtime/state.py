@@ -17,6 +17,7 @@ READY = "ready"  # queued: about to execute the node it stands on
 WAIT = "wait"  # resting: user task, job, catch event, event-based gateway
 JOIN = "join"  # resting at a converging parallel or inclusive gateway
 SUB = "sub"  # resting on a subprocess while its child scope instance runs
+LOOP = "loop"  # queued: about to run the next iteration of a standard loop (never stored)
 INCIDENT = "incident"  # stuck: an expression or script failed; an admin must act
 
 # Instance status.

@@ -64,10 +64,7 @@ def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagno
 
 def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
     if isinstance(node, m.Activity):
-        if isinstance(node.loop, m.MultiInstance):
-            refuse(node, "multi-instance")
-        elif isinstance(node.loop, m.StandardLoop):
-            refuse(node, "a standard loop")
+        _check_loop(node, refuse)
         if node.is_for_compensation:
             refuse(node, "a compensation handler")
     if isinstance(node, m.Transaction):
@@ -92,6 +89,21 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
         refuse(node, "a SpiffWorkflow pre/post script")
     if isinstance(node, m.Event):
         _check_event(node, refuse, in_subprocess)
+
+
+def _check_loop(node: m.Activity, refuse: _Refuse) -> None:
+    loop = node.loop
+    if isinstance(loop, m.StandardLoop) and (loop.condition is None
+                                             or not loop.condition.text.strip()):
+        # BPMN 2.0.2 §13.2.7: without a loopCondition the loop is "underspecified" and
+        # "cannot be formally executed"; running it would loop forever or guess.
+        refuse(node, "a standard loop without a loopCondition")
+    elif isinstance(loop, m.MultiInstance) and (
+            loop.cardinality is None or not loop.cardinality.text.strip()) and not (
+            loop.collection or "").strip():
+        # Neither loopCardinality nor an input collection: nothing says how many
+        # instances to create (§13.2.7); Camunda 7 refuses such a model too.
+        refuse(node, "a multi-instance activity without cardinality or collection")
 
 
 def _check_event(node: m.Event, refuse: _Refuse, in_subprocess: bool) -> None:

@@ -149,8 +149,9 @@ steps:
 
 def test_a_model_the_engine_cannot_run_is_refused_with_element_and_line(tmp_path):
     with pytest.raises(CommandError) as error:
-        run(tmp_path, BENCH_MODELS / "loop_std_1000.bpmn", None)
-    assert "loop_std_1000.bpmn:20: inc: runtime.unsupported: a standard loop" in str(error.value)
+        run(tmp_path, HERE / "call_activity.bpmn", None)
+    assert "call_activity.bpmn:5: call_child: runtime.unsupported: a call activity" in str(
+        error.value)
 
 
 def test_without_a_scenario_tasks_are_completed_and_time_advances(tmp_path):

@@ -135,14 +135,3 @@ def test_bench_models_within_scope_complete(name, expected):
     assert expected.items() <= sim.variables.items()
     if name == "inclusive_or_10":
         assert "o5" not in sim.variables and sim.visited.count("b0") == 1
-
-
-def test_loop_std_bench_model_is_refused_as_unsupported():
-    from bpmn.loader import load_model
-
-    path = BENCH_MODELS / "loop_std_1000.bpmn"
-    result = load_model(path.read_bytes())
-    assert result.definitions is not None
-    with pytest.raises(runtime.CompileError) as refused:
-        runtime.compile_process(result.definitions, "loop_std_1000")
-    assert refused.value.diagnostics[0].element_id == "inc"

@@ -9,10 +9,11 @@ from tests.bpmn.fixtures import load
 from tests.runtime.helpers import seq
 
 CASES = {
-    "multi-instance": '<task id="x"><multiInstanceLoopCharacteristics isSequential="true">'
-                      '<loopCardinality>3</loopCardinality></multiInstanceLoopCharacteristics>'
-                      '</task>',
-    "standard loop": '<task id="x"><standardLoopCharacteristics/></task>',
+    # Neither cardinality nor collection: nothing says how many instances to make.
+    "multi-instance without a count": '<task id="x"><multiInstanceLoopCharacteristics '
+                                      'isSequential="true"/></task>',
+    # BPMN 2.0.2 13.2.7: a loop without a condition "cannot be formally executed".
+    "standard loop without a condition": '<task id="x"><standardLoopCharacteristics/></task>',
     "call activity": '<callActivity id="x" calledElement="other"/>',
     "complex gateway": '<complexGateway id="x"/>',
     "transaction": '<transaction id="x"><startEvent id="ts"/></transaction>',
