@@ -156,11 +156,16 @@ def audit_append(
     return event
 
 
-def audit_append_many(chain: str, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
+def audit_append_many(
+    chain: str, entries: Sequence[AuditEntry], *, new_chain: bool = False
+) -> list[AuditEvent]:
     """Append `entries` to `chain` in order: one lock, one bulk insert, one head update.
 
     Must run inside a transaction, so the events commit or vanish with the change they
-    record; the chain head stays locked until that transaction ends.
+    record; the chain head stays locked until that transaction ends. `new_chain` is a hint
+    that the chain has no head yet (a process instance created in this transaction): the
+    head is then inserted with its final seq and hash in one statement, which also locks
+    it; if a head exists after all, the append takes the ordinary path.
     """
     if not entries:
         return []
@@ -175,8 +180,88 @@ def audit_append_many(chain: str, entries: Sequence[AuditEntry]) -> list[AuditEv
             raise ValueError(f"bad audit event kind {entry.kind!r}")
         format_at(entry.at)  # refuses naive datetimes before anything is locked
 
+    postgres = transaction.get_connection().vendor == "postgresql"
+    if new_chain:
+        rows, seq, prev = _chained_rows(chain, prepared, 0, GENESIS_HASH)
+        if postgres:
+            if _pg_insert(rows, new_head=(chain, seq, prev)):
+                return rows
+        elif _insert_head(chain, seq, prev):
+            return AuditEvent.objects.bulk_create(rows)
     head = locks.lock_audit_chain(chain)
-    seq, prev = head.last_seq, head.last_hash
+    rows, seq, prev = _chained_rows(chain, prepared, head.last_seq, head.last_hash)
+    if postgres:
+        _pg_insert(rows, head_update=(head.pk, seq, prev))
+        return rows
+    created = AuditEvent.objects.bulk_create(rows)
+    AuditChain.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=prev)
+    return created
+
+
+_EVENT_COLUMNS = ("chain", "seq", "instance_id", "element_id", "kind", "actor", "actor_id",
+                  "at", "data", "prev_hash", "hash")
+_EVENT_TYPES = ("varchar", "bigint", "bigint", "varchar", "varchar", "varchar", "bigint",
+                "timestamptz", "jsonb", "varchar", "varchar")
+
+
+def _pg_insert(
+    rows: list[AuditEvent],
+    *,
+    new_head: tuple[str, int, str] | None = None,
+    head_update: tuple[int, int, str] | None = None,
+) -> bool:
+    """PostgreSQL: insert `rows` and write the chain head in ONE statement.
+
+    With `new_head` (name, seq, hash) the head is inserted (ON CONFLICT DO NOTHING) and the
+    rows only if that insert happened; False means the chain had a head and nothing was
+    written. With `head_update` (id, seq, hash) the locked head is moved on. The rows get
+    their ids, as bulk_create would give them.
+    """
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    events, heads = qn(AuditEvent._meta.db_table), qn(AuditChain._meta.db_table)
+    columns = ", ".join(qn(name) for name in _EVENT_COLUMNS)
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _EVENT_TYPES)
+    values: list[Any] = [
+        [r.chain for r in rows], [r.seq for r in rows], [r.instance_id for r in rows],
+        [r.element_id for r in rows], [r.kind for r in rows], [r.actor for r in rows],
+        [r.actor_id for r in rows], [r.at for r in rows],
+        [json.dumps(r.data, ensure_ascii=False, allow_nan=False) for r in rows],
+        [r.prev_hash for r in rows], [r.hash for r in rows],
+    ]
+    insert = f"INSERT INTO {events} ({columns}) SELECT * FROM unnest({arrays}) AS u"  # noqa: S608
+    if new_head is not None:
+        sql = (f"WITH h AS (INSERT INTO {heads} (name, last_seq, last_hash) "  # noqa: S608
+               f"VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING id), "
+               f"e AS ({insert} WHERE EXISTS (SELECT 1 FROM h) RETURNING id, seq) "
+               "SELECT id, seq FROM e")
+        params = [*new_head, *values]
+    else:
+        assert head_update is not None  # noqa: S101 - one of the two is always given
+        head_id, seq, digest = head_update
+        sql = (f"WITH e AS ({insert} RETURNING id, seq), "  # noqa: S608
+               f"h AS (UPDATE {heads} SET last_seq = %s, last_hash = %s WHERE id = %s) "
+               "SELECT id, seq FROM e")
+        params = [*values, seq, digest, head_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = dict((seq_, pk) for pk, seq_ in cursor.fetchall())
+    if not ids:
+        return False
+    for row in rows:
+        row.pk = ids[row.seq]
+        row._state.adding = False
+        row._state.db = connection.alias
+    return True
+
+
+_Prepared = tuple[AuditEntry, dict[str, Any], tuple[str | None, int | None]]
+
+
+def _chained_rows(
+    chain: str, prepared: Sequence[_Prepared], seq: int, prev: str
+) -> tuple[list[AuditEvent], int, str]:
+    """The rows of `prepared` following a head at (`seq`, `prev`), and the new head."""
     rows: list[AuditEvent] = []
     for entry, data, (actor, actor_id) in prepared:
         seq += 1
@@ -191,9 +276,25 @@ def audit_append_many(chain: str, entries: Sequence[AuditEntry]) -> list[AuditEv
             at=entry.at, data=data, hash=digest,
         ))
         prev = digest
-    created = AuditEvent.objects.bulk_create(rows)
-    AuditChain.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=prev)
-    return created
+    return rows, seq, prev
+
+
+def _insert_head(chain: str, seq: int, digest: str) -> bool:
+    """Insert the head of a chain that has none, already at (`seq`, `digest`).
+
+    True if this transaction inserted it (the uncommitted row is ours alone until commit:
+    another first append waits on the unique index, then finds it and locks it). False if
+    the chain had a head: nothing was written.
+    """
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(AuditChain._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, last_seq, last_hash) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (name) DO NOTHING RETURNING id",
+            [chain, seq, digest],
+        )
+        return cursor.fetchone() is not None
 
 
 # --- Verifying -------------------------------------------------------------------------

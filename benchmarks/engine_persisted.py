@@ -1,0 +1,335 @@
+"""The full persisted path on PostgreSQL: services, rows and audit chains, N clients at once.
+
+    .venv/bin/python -m benchmarks.engine_persisted [--clients 4] [--seconds 20]
+        [--database-url postgres://postgres@127.0.0.1:5432/flowdesk_bench] [--profile]
+
+Creates the database named in the URL afresh (DROP DATABASE IF EXISTS, CREATE, migrate:
+it must be a dedicated benchmark database on a local server), deploys a one-user-task
+process and ../shared/bench-models/approval_user_tasks.bpmn, then runs each model for
+`--seconds` with `--clients` threads, each with its own database connection. A client
+loops: process_instance_start, then user_task_complete for every user task in order
+(the open task found by instance and element id), then checks the instance completed.
+Prints instances/s per model, the p50/p95 time of one instance, the audit rows written
+per instance, and verifies the hash chains of a sample of instances.
+
+`--profile` runs one client under cProfile instead and prints the hottest functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/flowdesk_bench"
+BENCH_MODELS = Path(__file__).resolve().parents[2] / "shared" / "bench-models"
+# A safety bound besides the clock: no client runs more instances than this per model.
+MAX_INSTANCES_PER_CLIENT = 200_000
+CHAIN_SAMPLE = 25
+
+ONE_TASK_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs_one_task" targetNamespace="http://example.org/bench">
+  <bpmn:process id="one_user_task" name="One user task" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="task" name="Do it">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@dataclass(frozen=True)
+class Model:
+    label: str
+    key: str
+    file_name: str
+    bpmn: bytes
+    # (element id of the user task, variables it is completed with), in order.
+    tasks: tuple[tuple[str, dict[str, Any]], ...]
+
+
+def _models() -> list[Model]:
+    approval = (BENCH_MODELS / "approval_user_tasks.bpmn").read_bytes()
+    return [
+        Model("one user task", "one_user_task", "one_user_task.bpmn", ONE_TASK_BPMN,
+              (("task", {}),)),
+        Model("approval_user_tasks", "approval_user_tasks", "approval_user_tasks.bpmn",
+              approval,
+              (("submit", {"amount": 1500}), ("review", {"approved": True}),
+               ("second", {"finance_approved": True}))),
+    ]
+
+
+@dataclass
+class ClientResult:
+    latencies: list[float] = field(default_factory=list)
+    instance_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+# --- Database set-up -----------------------------------------------------------------
+
+
+def _recreate_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    host = parts.hostname or ""
+    if not name or name in {"postgres", "template0", "template1"}:
+        sys.exit(f"refusing to recreate database {name!r}: give a dedicated benchmark database")
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        sys.exit(f"refusing to drop a database on {host!r}: the benchmark runs on a local server")
+    admin = urlunsplit((parts.scheme.replace("postgres", "postgresql", 1)
+                        if parts.scheme == "postgres" else parts.scheme,
+                        parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    # Measured as deployed: DEBUG off (it would also keep every query in memory).
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "persisted-benchmark-" + secrets.token_hex(16))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _deploy(models: list[Model]) -> tuple[dict[str, int], Any]:
+    from django.contrib.auth import get_user_model
+
+    from engine.models import ProcessDefinition
+    from engine.services.deployments import deployment_create
+
+    user = get_user_model().objects.create_user(username="bench", password=None)
+    deployment_create(files=[(m.file_name, m.bpmn) for m in models], actor=user,
+                      name="persisted benchmark")
+    ids = {m.key: ProcessDefinition.objects.filter(key=m.key).order_by("-version")
+           .values_list("pk", flat=True).first() for m in models}
+    missing = [key for key, pk in ids.items() if pk is None]
+    if missing:
+        sys.exit(f"deployment did not store {missing}")
+    return {k: int(v) for k, v in ids.items() if v is not None}, user
+
+
+# --- One instance, one client ---------------------------------------------------------
+
+
+def run_instance(model: Model, definition_id: int, actor: Any) -> int:
+    """Start one instance, complete its user tasks in order, check it completed."""
+    from engine.models import ProcessInstance, UserTask
+    from engine.services.instances import process_instance_start
+    from engine.services.user_tasks import user_task_complete
+    from engine.status import USER_TASK_ACTIVE, InstanceStatus
+
+    instance, created = process_instance_start(definition_id=definition_id, actor=actor)
+    if not created:
+        raise RuntimeError("start did not create an instance")
+    for element_id, variables in model.tasks:
+        task_pk = (UserTask.objects.filter(instance_id=instance.pk, element_id=element_id,
+                                           status__in=USER_TASK_ACTIVE)
+                   .values_list("pk", flat=True).first())
+        if task_pk is None:
+            raise RuntimeError(f"instance {instance.pk}: no open task {element_id!r}")
+        user_task_complete(task_id=task_pk, actor=actor, variables=variables)
+    status = ProcessInstance.objects.filter(pk=instance.pk).values_list("status", flat=True).get()
+    if status != InstanceStatus.COMPLETED:
+        raise RuntimeError(f"instance {instance.pk} ended {status!r}, not completed")
+    return int(instance.pk)
+
+
+def _client(model: Model, definition_id: int, actor: Any, deadline_box: list[float],
+            start_gate: threading.Barrier, result: ClientResult) -> None:
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+        start_gate.wait()
+        deadline = deadline_box[0]  # set by the main thread before it reached the gate
+        for _ in range(MAX_INSTANCES_PER_CLIENT):
+            t0 = time.perf_counter()
+            if t0 >= deadline:
+                break
+            try:
+                result.instance_ids.append(run_instance(model, definition_id, actor))
+            except Exception as exc:
+                result.errors.append(f"{type(exc).__name__}: {exc}")
+                if len(result.errors) > 20:
+                    break
+                continue
+            result.latencies.append(time.perf_counter() - t0)
+    finally:
+        connection.close()
+
+
+@dataclass
+class ModelFigures:
+    label: str
+    instances: int
+    seconds: float
+    latencies: list[float]
+    errors: list[str]
+    audit_rows_per_instance: float
+    chains_checked: int
+    chain_problems: list[str]
+
+    @property
+    def per_second(self) -> float:
+        return self.instances / self.seconds if self.seconds else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_model(model: Model, definition_id: int, actor: Any, *, clients: int,
+              seconds: float) -> ModelFigures:
+    from django.db import connection
+
+    from engine.audit import verify_chain
+    from engine.models import AuditEvent, instance_chain
+
+    # Warm-up (compiled definition cache, connection), not counted.
+    for _ in range(3):
+        run_instance(model, definition_id, actor)
+    connection.close()
+    results = [ClientResult() for _ in range(clients)]
+    gate = threading.Barrier(clients + 1)
+    deadline_box = [0.0]
+    threads = [
+        threading.Thread(target=_client, args=(model, definition_id, actor, deadline_box,
+                                               gate, result))
+        for result in results
+    ]
+    # Clients connect first, then all start together; the clock starts at the gate.
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    deadline_box[0] = start + seconds
+    gate.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    instance_ids = [pk for r in results for pk in r.instance_ids]
+    latencies = [t for r in results for t in r.latencies]
+    errors = [e for r in results for e in r.errors]
+    sample = random.Random(3).sample(instance_ids, min(CHAIN_SAMPLE, len(instance_ids)))
+    rows = AuditEvent.objects.filter(instance_id__in=sample).count()
+    problems = [str(p) for pk in sample for p in verify_chain(instance_chain(pk))]
+    connection.close()
+    return ModelFigures(model.label, len(instance_ids), elapsed, latencies, errors,
+                        rows / len(sample) if sample else 0.0, len(sample), problems)
+
+
+def _print_table(figures: list[ModelFigures], clients: int) -> None:
+    print()
+    print(f"Persisted path on PostgreSQL, {clients} client(s), {os.cpu_count()} CPU(s)")
+    header = ("model", "instances", "seconds", "instances/s", "p50 ms", "p95 ms",
+              "audit rows/inst", "chains ok", "errors")
+    rows = [header]
+    for f in figures:
+        rows.append((
+            f.label, str(f.instances), f"{f.seconds:.1f}", f"{f.per_second:.1f}",
+            f"{_percentile(f.latencies, 0.50) * 1000:.1f}",
+            f"{_percentile(f.latencies, 0.95) * 1000:.1f}",
+            f"{f.audit_rows_per_instance:.1f}",
+            f"{f.chains_checked - len({p.split(' ')[0] for p in f.chain_problems})}"
+            f"/{f.chains_checked}",
+            str(len(f.errors)),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    for f in figures:
+        for problem in f.chain_problems:
+            print(f"CHAIN PROBLEM ({f.label}): {problem}")
+        for error in f.errors[:5]:
+            print(f"ERROR ({f.label}): {error}")
+
+
+def _profile(models: list[Model], ids: dict[str, int], actor: Any, seconds: float) -> None:
+    for model in models:
+        for _ in range(3):
+            run_instance(model, ids[model.key], actor)
+        profiler = cProfile.Profile()
+        count = 0
+        deadline = time.perf_counter() + seconds
+        profiler.enable()
+        while time.perf_counter() < deadline and count < MAX_INSTANCES_PER_CLIENT:
+            run_instance(model, ids[model.key], actor)
+            count += 1
+        profiler.disable()
+        print(f"\n=== {model.label}: {count} instances in {seconds:.0f} s, one client, "
+              "under cProfile ===")
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--profile", action="store_true",
+                        help="one client under cProfile; print the hottest functions")
+    parser.add_argument("--model", choices=("all", "one", "approval"), default="all")
+    args = parser.parse_args(argv)
+    if not 1 <= args.clients <= 64:
+        parser.error("--clients must be 1..64")
+    if not 0 < args.seconds <= 600:
+        parser.error("--seconds must be in (0, 600]")
+
+    models = _models()
+    if args.model == "one":
+        models = models[:1]
+    elif args.model == "approval":
+        models = models[1:]
+    _recreate_database(args.database_url)
+    _setup_django(args.database_url)
+    ids, actor = _deploy(_models())
+    if args.profile:
+        _profile(models, ids, actor, args.seconds)
+        return 0
+    figures = []
+    for model in models:
+        figures.append(run_model(model, ids[model.key], actor, clients=args.clients,
+                                 seconds=args.seconds))
+        print(f"{model.label}: {figures[-1].per_second:.1f} instances/s", flush=True)
+    _print_table(figures, args.clients)
+    failed = any(f.errors or f.chain_problems or not f.instances for f in figures)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
