@@ -34,7 +34,7 @@ from engine.services.messages import message_correlate, signal_throw
 from engine.services.user_tasks import user_task_complete
 from engine.status import InstanceStatus, UserTaskStatus
 
-WORK_KINDS = ("service", "send", "businessRule")
+WORK_KINDS = ("service", "send", "businessRule", "async")
 OPEN = (UserTaskStatus.OPEN, UserTaskStatus.CLAIMED)
 
 
@@ -124,6 +124,9 @@ class DatabaseRun(ScenarioRun):
                 "created_at", "pk").first()
             if job is None:
                 return
+            if job.kind == "async":  # a transaction boundary: nothing to call
+                self._call(job_complete, job_id=job.pk, variables={}, now=self.now)
+                continue
             self.service_calls.setdefault(job.instance_id or 0, []).append(job.element_id)
             script = self.services.get(job.element_id)
             outcome: Mapping[str, object] = script.pop(0) if script else {}

@@ -31,6 +31,7 @@ EXCLUSIVE = "exclusive"
 INCLUSIVE = "inclusive"
 PARALLEL = "parallel"
 EVENT_GATEWAY = "eventGateway"
+COMPLEX = "complex"
 START = "start"
 END = "end"
 CATCH = "catch"
@@ -171,6 +172,13 @@ class Node:
     upstream: dict[str, frozenset[str]] = field(default_factory=dict)
     gateway_flows: dict[str, Flow] = field(default_factory=dict)  # event gateway: target -> flow
     loop: LoopPlan | None = None  # a standard loop or multi-instance activity
+    event_subprocess: bool = False  # a subprocess with triggeredByEvent="true"
+    async_before: bool = False
+    async_after: bool = False
+    pre_script: Script | None = None  # SpiffWorkflow preScript: before the activity's work
+    post_script: Script | None = None  # SpiffWorkflow postScript: after it, before leaving
+    activation: Expression | None = None  # a complex gateway's activationCondition
+    condition: Expression | None = None  # a conditional event's condition
 
     @property
     def name(self) -> str | None:
@@ -203,6 +211,9 @@ class CompiledProcess:
     start_subscriptions: tuple[StartPoint, ...]
     start_timers: tuple[StartPoint, ...]
     definitions: m.Definitions
+    # Process or subprocess id -> the start events of the event subprocesses directly in it
+    # (armed when a scope instance of it starts, BPMN 2.0.2 §10.3.5).
+    event_starts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def starts(self) -> tuple[str, ...]:
@@ -247,7 +258,8 @@ def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProc
             timers.append(StartPoint(node.id, "timer", timer_kind=definition.kind,
                                      timer_text=definition.text.strip()))
     return CompiledProcess(process.id, process.name, builder.nodes, none_starts,
-                           tuple(subscriptions), tuple(timers), definitions)
+                           tuple(subscriptions), tuple(timers), definitions,
+                           builder.event_starts)
 
 
 def _diag(message: str, element_id: str | None, line: int | None) -> Diagnostic:
@@ -262,6 +274,7 @@ class _Builder:
         self.process = process
         self.nodes: dict[str, Node] = {}
         self.problems: list[Diagnostic] = []
+        self.event_starts: dict[str, tuple[str, ...]] = {}
 
     # -- expressions
 
@@ -360,6 +373,11 @@ class _Builder:
             self.nodes[node.id] = self.node(node, scope_id, outgoing, links, scope)
             if isinstance(node, m.SubProcess):
                 self.scope(node.scope, node.id)
+        starts = tuple(n.id for sub in scope.nodes.values()
+                       if isinstance(sub, m.SubProcess) and sub.triggered_by_event
+                       for n in sub.scope.nodes.values() if isinstance(n, m.StartEvent))
+        if starts:
+            self.event_starts[scope_id] = starts
         self.joins(scope, compiled_flows)
 
     def node(self, node: m.FlowNode, scope_id: str, outgoing: tuple[Flow, ...],
@@ -374,8 +392,13 @@ class _Builder:
             out.boundaries = node.boundary_events
             if node.loop is not None:
                 out.loop = self.loop(node.loop, node)
-        if isinstance(node, m.ExclusiveGateway | m.InclusiveGateway):
+        if isinstance(node, m.ExclusiveGateway | m.InclusiveGateway | m.ComplexGateway):
             out.default = node.default_flow
+        if isinstance(node, m.ComplexGateway) and node.activation_condition is not None \
+                and node.activation_condition.text.strip():
+            out.activation = self.expr(node.activation_condition.text,
+                                       node, "activation condition",
+                                       node.activation_condition.language)
         if isinstance(node, m.UserTask):
             a = ext.assignment or m.Assignment()
             out.user = UserPlan(
@@ -400,13 +423,22 @@ class _Builder:
                                             else Dialect.FEEL)
         if isinstance(node, m.Event):
             self.event(node, out, links)
+        out.async_before = ext.async_before
+        out.async_after = ext.async_after
+        out.pre_script = self.extra_script(ext.pre_script, node, "preScript")
+        out.post_script = self.extra_script(ext.post_script, node, "postScript")
+        if isinstance(node, m.StartEvent):
+            # In an event subprocess: interrupting or not (BPMN 2.0.2 §10.3.5).
+            out.cancel_activity = node.is_interrupting
         if isinstance(node, m.SubProcess):
+            out.event_subprocess = node.triggered_by_event
             starts = [n.id for n in node.scope.nodes.values() if isinstance(n, m.StartEvent)]
             if not starts:
                 # No start event: every node without incoming flow begins (BPMN 2.0.2
                 # §10.5.2 "implicit start"; Camunda 7 does the same in subprocesses).
                 starts = [n.id for n in node.scope.nodes.values() if not n.incoming and not
                           isinstance(n, m.BoundaryEvent | m.Gateway)
+                          and not (isinstance(n, m.SubProcess) and n.triggered_by_event)
                           and not (isinstance(n, m.IntermediateCatchEvent) and any(
                               isinstance(d, m.LinkEventDefinition) for d in n.definitions))]
             out.entry = tuple(starts)
@@ -452,6 +484,16 @@ class _Builder:
             self.problems.append(_diag(f"script does not parse: {exc}", node.id,
                                        node.script_line or node.line))
 
+    def extra_script(self, text: str | None, node: m.FlowNode, what: str) -> Script | None:
+        """A SpiffWorkflow preScript/postScript: Python assignments, one per line."""
+        if text is None or not text.strip():
+            return None
+        try:
+            return parse_script(text, Dialect.PYTHON)
+        except ExpressionError as exc:
+            self.problems.append(_diag(f"{what} does not parse: {exc}", node.id, node.line))
+            return None
+
     def message_name(self, ref: str | None, node: m.FlowNode) -> Text | None:
         name = self.named(self.definitions.messages, ref)
         return None if name is None else self.text(name, node, "message name")
@@ -477,9 +519,11 @@ class _Builder:
             out.name_text = None if name is None else self.text(name, node, "signal name")
         elif isinstance(d, m.ErrorEventDefinition):
             error = self.definitions.errors.get(d.error_ref) if d.error_ref else None
+            # A catcher (boundary, event subprocess start) of an error without errorCode
+            # catches all of them (Camunda 7); a thrower without one throws its name.
+            catcher = isinstance(node, m.BoundaryEvent | m.StartEvent)
             code = None if error is None else (error.code or
-                                               (None if isinstance(node, m.BoundaryEvent)
-                                                else error.name or error.id))
+                                               (None if catcher else error.name or error.id))
             out.code = ThrowCode(d.error_ref, code)
             out.code_variable = d.code_variable
             out.message_variable = d.message_variable
@@ -487,9 +531,17 @@ class _Builder:
             esc = self.definitions.escalations.get(d.escalation_ref) if d.escalation_ref \
                 else None
             code = None if esc is None else (esc.code or (
-                None if isinstance(node, m.BoundaryEvent) else esc.name or esc.id))
+                None if isinstance(node, m.BoundaryEvent | m.StartEvent)
+                else esc.name or esc.id))
             out.code = ThrowCode(d.escalation_ref, code)
             out.code_variable = d.code_variable
+        elif isinstance(d, m.ConditionalEventDefinition):
+            if d.condition is None or not d.condition.text.strip():
+                self.problems.append(_diag("a conditional event without a condition", node.id,
+                                           node.line))
+            else:
+                out.condition = self.expr(d.condition.text, node, "condition",
+                                          d.condition.language)
         elif isinstance(d, m.LinkEventDefinition) and isinstance(node, m.IntermediateThrowEvent):
             out.link_target = links.get(d.name)
 
@@ -497,7 +549,7 @@ class _Builder:
 
     def joins(self, scope: m.Scope, flows: dict[str, Flow]) -> None:
         joins = [n for n in scope.nodes.values()
-                 if isinstance(n, m.InclusiveGateway) and len(n.incoming) > 1]
+                 if isinstance(n, m.InclusiveGateway | m.ComplexGateway) and len(n.incoming) > 1]
         if not joins:
             return
         # Predecessors inside this scope: sequence flows, an activity before each of its
@@ -552,6 +604,7 @@ def _behaviour(node: m.FlowNode) -> str:
         "serviceTask": JOB, "sendTask": JOB, "businessRuleTask": JOB, "receiveTask": RECEIVE,
         "exclusiveGateway": EXCLUSIVE, "inclusiveGateway": INCLUSIVE,
         "parallelGateway": PARALLEL, "eventBasedGateway": EVENT_GATEWAY,
+        "complexGateway": COMPLEX,
         "startEvent": START, "endEvent": END, "intermediateCatchEvent": CATCH,
         "intermediateThrowEvent": THROW, "boundaryEvent": BOUNDARY,
     }

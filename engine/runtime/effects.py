@@ -35,6 +35,7 @@ class AuditKind(StrEnum):
     TOKEN_ENDED = "token ended"  # noqa: S105  # a path ends without an end event (no outgoing flow)
     TASK_COMPLETED = "task completed"
     JOB_DONE = "job done"
+    ASYNC_WAITING = "async waiting"  # an asyncBefore/asyncAfter job holds the token
     JOB_FAILED = "job failed"
     ERROR_UNHANDLED = "error unhandled"
     ESCALATION_UNHANDLED = "escalation unhandled"

@@ -127,6 +127,10 @@ def arm_catch(run: Run, token: st.Token, node: c.Node, role: str) -> None:
     """Create the wait for a catch event, a boundary event or a receive task."""
     if node.trigger is Trigger.TIMER:
         arm_timer(run, token, node, role)
+    elif node.trigger is Trigger.CONDITIONAL:
+        from engine.runtime.conditions import arm_condition
+
+        arm_condition(run, token, node, role)
     elif node.behaviour == c.RECEIVE:
         arm_subscription(run, token, node, role, st.MESSAGE)
     elif node.trigger in _SUBSCRIPTION:
@@ -137,7 +141,8 @@ def arm_boundaries(run: Run, token: st.Token, node: c.Node) -> None:
     """Boundary timers and subscriptions live exactly as long as the activity does."""
     for boundary_id in node.boundaries:
         boundary = run.nodes[boundary_id]
-        if boundary.trigger in (Trigger.TIMER, Trigger.MESSAGE, Trigger.SIGNAL):
+        if boundary.trigger in (Trigger.TIMER, Trigger.MESSAGE, Trigger.SIGNAL,
+                                Trigger.CONDITIONAL):
             arm_catch(run, token, boundary, st.BOUNDARY)
 
 
@@ -196,6 +201,11 @@ def _schedule(run: Run, token: st.Token, element_id: str, role: str, spec: Timer
 
 def fire_wait(run: Run, wait: st.Wait, variables: Mapping[str, object], *, by_id: bool) -> None:
     """A timer, message or signal arrived for `wait`."""
+    if wait.role == st.EVENT_SUB:
+        from engine.runtime.event_subprocess import fire
+
+        fire(run, wait, variables)
+        return
     token = run.state.tokens[wait.token]
     node = run.nodes[wait.element]
     if wait.role == st.BOUNDARY:
@@ -234,7 +244,7 @@ def fire_boundary(run: Run, activity: st.Token, wait: st.Wait,
         run.cancel_token(activity, f"boundary event {boundary.id}")
     elif wait.kind == st.TIMER:
         run.drop_wait(wait, consumed=True)
-        _repeat(run, activity, wait)
+        repeat_timer(run, activity, wait)
     token = run.new_token(boundary.id, activity.scope)
     run.audit(fx.AuditKind.EVENT_CAUGHT, boundary.id, token=token.id,
               trigger=str(boundary.trigger), attached_to=boundary.attached_to,
@@ -242,7 +252,8 @@ def fire_boundary(run: Run, activity: st.Token, wait: st.Wait,
     run.guarded(token, lambda: run.set_variables(token, variables, boundary.id))
 
 
-def _repeat(run: Run, token: st.Token, wait: st.Wait) -> None:
+def repeat_timer(run: Run, token: st.Token, wait: st.Wait) -> None:
+    """A cycle timer that fired and keeps its role: schedule its next repetition."""
     if not wait.timer or not wait.due:
         return
     kind, text = wait.timer.split(":", 1)
@@ -253,44 +264,71 @@ def _repeat(run: Run, token: st.Token, wait: st.Wait) -> None:
     except TimerError:
         return
     if due is not None:
-        _schedule(run, token, wait.element, st.BOUNDARY, spec, due, fired)
+        _schedule(run, token, wait.element, wait.role, spec, due, fired)
+
+
+Catcher = tuple[st.Token | st.ScopeInstance, c.Node]
 
 
 def _find_catcher(run: Run, token: st.Token, trigger: Trigger, thrown: c.ThrowCode,
-                  from_activity: bool) -> tuple[st.Token, c.Node] | None:
-    """The innermost activity around the throw with a matching boundary event: a boundary
-    for this very code wins over a catch-all one on the same activity (Camunda 7)."""
-    current = token if from_activity else run.parent_token(token.scope)
-    while current is not None:
-        if run.nodes[current.node].loop is not None and run.is_inner(current):
-            # A multi-instance inner instance has no boundary events of its own: they are
-            # attached to the body, which is the next token out (BPMN 2.0.2 §13.2.7).
-            current = run.parent_token(current.scope)
-            continue
-        candidates = [run.nodes[b] for b in run.nodes[current.node].boundaries]
-        candidates = [b for b in candidates if b.trigger is trigger]
-        exact = [b for b in candidates if b.code is not None and not b.code.catches_all
-                 and b.code.matches(thrown)]
-        catch_all = [b for b in candidates if b.code is None or b.code.catches_all]
-        if exact or catch_all:
-            return current, (exact or catch_all)[0]
-        current = run.parent_token(current.scope)
-    return None
+                  from_activity: bool) -> Catcher | None:
+    """The nearest catcher around the throw, walking outwards: the boundary events of the
+    activity (when the activity itself threw), then the event subprocesses of the scope
+    instance it runs in, then the boundary events of that scope's subprocess, and so on.
+    An event subprocess inside the scope is closer than a boundary event on the scope's
+    subprocess (Camunda 7). A catcher for this very code wins over a catch-all one."""
+    from engine.runtime.event_subprocess import catcher_in_scope, pick
+
+    current = token
+    own = from_activity
+    while True:
+        node = run.nodes[current.node]
+        # A multi-instance inner instance has no boundary events of its own: they are
+        # attached to the body, which is the next token out (BPMN 2.0.2 §13.2.7).
+        if own and not (node.loop is not None and run.is_inner(current)):
+            found = pick([run.nodes[b] for b in node.boundaries], trigger, thrown)
+            if found is not None:
+                return current, found
+        if not node.event_subprocess:
+            # Coming out of an event subprocess, the event subprocesses of its own scope
+            # are skipped: an error ESP that rethrows must not catch itself (Camunda 7
+            # propagates from an event subprocess to the enclosing scope's parent).
+            scope = run.state.scopes[current.scope]
+            found = catcher_in_scope(run, scope, trigger, thrown)
+            if found is not None:
+                return scope, found
+        parent = run.parent_token(current.scope)
+        if parent is None:
+            return None
+        current, own = parent, True
 
 
 def throw_error(run: Run, token: st.Token, thrown: c.ThrowCode, message: str | None, *,
                 from_activity: bool) -> None:
-    """A BPMN error goes to the nearest enclosing error boundary event that matches its code
-    (or catches all), interrupting that activity; none matching is an incident and the
-    token stays where the error was thrown (BPMN 2.0.2 §10.5.4 leaves it unspecified)."""
+    """A BPMN error goes to the nearest catcher that matches its code (or catches all): an
+    error boundary event, interrupting that activity, or an error event subprocess,
+    interrupting its scope instance (see _find_catcher for the order); none matching is an
+    incident and the token stays where the error was thrown (BPMN 2.0.2 §10.5.4 leaves it
+    unspecified)."""
     catcher = _find_catcher(run, token, Trigger.ERROR, thrown, from_activity)
     code = thrown.code
     if catcher is None:
         run.audit(fx.AuditKind.ERROR_UNHANDLED, token.node, code=code, message=message)
         run.incident(token, token.node, f"BPMN error {code!r} was not caught by any error "
-                     "boundary event")
+                     "boundary event or event subprocess")
         return
-    activity, boundary = catcher
+    holder, boundary = catcher
+    if isinstance(holder, st.ScopeInstance):
+        from engine.runtime.event_subprocess import begin
+
+        caught: dict[str, object] = {}
+        if boundary.code_variable:
+            caught[boundary.code_variable] = code
+        if boundary.message_variable:
+            caught[boundary.message_variable] = message
+        begin(run, holder, boundary, caught)
+        return
+    activity = holder
     scope_id = activity.scope
     run.cancel_token(activity, f"error {code}")
     new = run.new_token(boundary.id, scope_id)
@@ -307,9 +345,9 @@ def throw_error(run: Run, token: st.Token, thrown: c.ThrowCode, message: str | N
 
 
 def throw_escalation(run: Run, token: st.Token, node: c.Node) -> None:
-    """An escalation goes to the nearest enclosing subprocess with a matching escalation
-    boundary event; without one nothing happens and the thrower goes on (BPMN 2.0.2
-    §10.5.6: an escalation is non-critical)."""
+    """An escalation goes to the nearest matching escalation event subprocess or escalation
+    boundary event of an enclosing subprocess; without one nothing happens and the thrower
+    goes on (BPMN 2.0.2 §10.5.6: an escalation is non-critical)."""
     thrown = node.code or c.ThrowCode(None, None)
     run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="escalation",
               code=thrown.code)
@@ -317,7 +355,16 @@ def throw_escalation(run: Run, token: st.Token, node: c.Node) -> None:
     if catcher is None:
         run.audit(fx.AuditKind.ESCALATION_UNHANDLED, node.id, code=thrown.code)
         return
-    activity, boundary = catcher
+    holder, boundary = catcher
+    if isinstance(holder, st.ScopeInstance):
+        from engine.runtime.event_subprocess import begin
+
+        # Non-interrupting: the thrower goes on alongside (§10.5.6); interrupting: the
+        # scope instance, thrower included, is cancelled first.
+        begin(run, holder, boundary,
+              {boundary.code_variable: thrown.code} if boundary.code_variable else {})
+        return
+    activity = holder
     scope_id = activity.scope
     if boundary.cancel_activity:
         run.cancel_token(activity, f"escalation {thrown.code}")

@@ -1,4 +1,4 @@
-"""Gateways: exclusive, inclusive (split and join), parallel and event-based."""
+"""Gateways: exclusive, inclusive (split and join), parallel, event-based and complex."""
 
 from __future__ import annotations
 
@@ -100,6 +100,8 @@ def try_inclusive_join(run: Run, scope_id: int, node: c.Node) -> bool:
         for token_id in scope.tokens:
             other = run.state.tokens[token_id]
             if other.node == node.id:
+                if other.state == st.WAIT and other.flow in empty:
+                    return False  # parked by asyncBefore on an empty flow: it is coming
                 continue
             if any(other.node in up for up in blockers) and not any(
                     other.node in up for up in filled):
@@ -107,6 +109,75 @@ def try_inclusive_join(run: Run, scope_id: int, node: c.Node) -> bool:
     survivor = _consume(run, node, list(by_flow.values()))
     survivor.state = st.READY
     _inclusive_split(run, survivor, node)
+    return True
+
+
+NR_ARRIVED = "nrOfArrivedTokens"
+
+
+def complex_gateway(run: Run, token: st.Token, node: c.Node) -> None:
+    """Complex gateway (BPMN 2.0.2 §10.6.5, §13.3.5). Camunda 7 does not run it; we run
+    the part of the spec that can be stated plainly:
+
+    - as a split it is an inclusive split (every true flow, else the default);
+    - as a join with an activationCondition it is "waiting for start" until the condition,
+      evaluated when a token arrives with `nrOfArrivedTokens` (the tokens waiting at the
+      gateway, this one included) over the variables in scope, holds: the waiting tokens
+      merge and leave as from an inclusive split. Then it is "waiting for reset": tokens of
+      the same wave that arrive later are absorbed (they produce nothing; the spec's
+      optional flows taken on reset are not run) until no token of the scope instance can
+      still reach the gateway; then it waits for start again;
+    - as a join without an activationCondition it is an inclusive join (§13.4.3).
+    """
+    if len(node.incoming) <= 1:
+        _inclusive_split(run, token, node)
+        return
+    if node.activation is None:
+        inclusive(run, token, node)
+        return
+    scope_id = token.scope
+    waiting = _tokens_at(run, scope_id, node.id)
+    reset = next((t for t in waiting if t.state == st.RESET), None)
+    if reset is not None:
+        run.audit(fx.AuditKind.GATEWAY_JOINED, node.id, flows=[token.flow],
+                  tokens=[token.id], absorbed=True)
+        run.remove_token(token)
+        _wave_over(run, scope_id, node)
+        return
+    from engine.runtime.loops import overlay
+    from engine.runtime.variables import view
+
+    token.state = st.JOIN
+    arrived = [t for t in waiting if t.state in (st.JOIN, st.READY)]
+    if not run.condition_over(node.activation, overlay({NR_ARRIVED: len(arrived)},
+                                                        view(run.state, token))):
+        run.audit(fx.AuditKind.GATEWAY_WAITING, node.id, flow=token.flow, token=token.id)
+        return
+    survivor = _consume(run, node, arrived)
+    # The survivor leaves; a marker token stays at the gateway for its reset phase.
+    marker = run.new_token(node.id, scope_id, None)
+    marker.state = st.RESET
+    survivor.state = st.READY
+    _inclusive_split(run, survivor, node)
+    _wave_over(run, scope_id, node)
+
+
+def _wave_over(run: Run, scope_id: int, node: c.Node) -> bool:
+    """End the reset phase of complex gateway `node` when no token of the scope instance
+    can still reach it. True if it ended."""
+    scope = run.state.scopes.get(scope_id)
+    if scope is None:
+        return False
+    reset = next((t for t in _tokens_at(run, scope_id, node.id) if t.state == st.RESET), None)
+    if reset is None:
+        return False
+    upstream = frozenset().union(*node.upstream.values()) if node.upstream else frozenset()
+    for token_id in scope.tokens:
+        other = run.state.tokens[token_id]
+        if other.node != node.id and other.node in upstream:
+            return False
+    run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[], token=reset.id, reset=True)
+    run.end_token(reset)
     return True
 
 
@@ -119,11 +190,19 @@ def recheck_inclusive_joins(run: Run) -> bool:
         scope = run.state.scopes.get(scope_id)
         if scope is None:
             continue
+        tokens = [run.state.tokens[i] for i in scope.tokens]
+        # Inclusive joins, and complex joins without an activationCondition (which join
+        # like inclusive ones).
         joins = dict.fromkeys(
-            t.node for t in (run.state.tokens[i] for i in scope.tokens)
-            if t.state == st.JOIN and run.nodes[t.node].behaviour == c.INCLUSIVE)
+            t.node for t in tokens if t.state == st.JOIN and (
+                run.nodes[t.node].behaviour == c.INCLUSIVE
+                or (run.nodes[t.node].behaviour == c.COMPLEX
+                    and run.nodes[t.node].activation is None)))
         for join_id in joins:
             if try_inclusive_join(run, scope_id, run.nodes[join_id]):
+                fired = True
+        for reset in [t for t in tokens if t.state == st.RESET]:
+            if reset.id in run.state.tokens and _wave_over(run, scope_id, run.nodes[reset.node]):
                 fired = True
     return fired
 
@@ -146,7 +225,7 @@ def _tokens_at(run: Run, scope_id: int, node_id: str) -> list[st.Token]:
     scope = run.state.scopes[scope_id]
     tokens = run.state.tokens
     return [tokens[i] for i in scope.tokens
-            if tokens[i].node == node_id and tokens[i].state in (st.JOIN, st.READY)]
+            if tokens[i].node == node_id and tokens[i].state in (st.JOIN, st.READY, st.RESET)]
 
 
 def _first_per_flow(tokens: list[st.Token]) -> dict[str, st.Token]:

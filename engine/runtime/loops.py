@@ -79,7 +79,7 @@ def _loop_again(run: Run, token: st.Token, plan: c.StandardPlan, done: int) -> b
     if plan.condition is None:  # support.unsupported refuses this; never loop forever
         return False
     return run.condition_over(plan.condition,
-                              _overlay({LOOP_COUNTER: done}, view(run.state, token)))
+                              overlay({LOOP_COUNTER: done}, view(run.state, token)))
 
 
 def iteration_done(run: Run, token: st.Token, node: c.Node, inside: st.Token) -> None:
@@ -232,7 +232,7 @@ def _inner_done(run: Run, token: st.Token, node: c.Node, plan: c.MultiPlan,
     # completionCondition: evaluated each time an instance completes, after the counters
     # are updated (Camunda 7); it also sees the instance's own variables (Zeebe).
     finished = completed >= total or (plan.completion is not None and run.condition_over(
-        plan.completion, _overlay(counters, seen)))
+        plan.completion, overlay(counters, seen)))
     following = None
     if not finished and plan.sequential:
         following = _element(run, st.Token(0, node.id, body.id), node, plan, completed)
@@ -262,7 +262,7 @@ def _inner_done(run: Run, token: st.Token, node: c.Node, plan: c.MultiPlan,
         _start_inner(run, body, plan, completed, following)
 
 
-def _overlay(values: Mapping[str, object], base: Mapping[str, object]) -> Mapping[str, object]:
+def overlay(values: Mapping[str, object], base: Mapping[str, object]) -> Mapping[str, object]:
     """`base` as seen with `values` on top, without changing either."""
     return ChainMap(dict(values), cast(MutableMapping[str, object], base))
 

@@ -7,12 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bpmn.expr import Dialect, EvaluationError, Expression, evaluate, run_script
+from bpmn.expr import Dialect, EvaluationError, Expression, Script, evaluate, run_script
 from bpmn.timers import TimerError, parse_datetime, parse_duration
 from engine.runtime import compile as c
 from engine.runtime import effects as fx
 from engine.runtime import state as st
 from engine.runtime import triggers as tr
+from engine.runtime.event_subprocess import arm_scope, disarm_scope
 from engine.runtime.variables import (
     VariableError,
     snapshot,
@@ -22,6 +23,7 @@ from engine.runtime.variables import (
 )
 
 ACTIVITIES = frozenset({c.PASS, c.USER, c.SCRIPT, c.JOB, c.RECEIVE, c.SUBPROCESS})
+_QUEUED = frozenset({st.READY, st.LOOP, st.RESUMED})  # token states that execute() runs
 
 
 class UnknownTrigger(LookupError):
@@ -69,11 +71,12 @@ def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = 
     root = st.ScopeInstance(state.allocate(), compiled.process_id)
     state.scopes[root.id] = root
     run.audit(fx.AuditKind.PROCESS_STARTED, start_event_id, business_key=business_key)
-    run.new_token(start_event_id, root.id)
+    token = run.new_token(start_event_id, root.id)
     for name, value in (variables or {}).items():
         root.variables[name] = to_json_value(value)
         run.audit(fx.AuditKind.VARIABLE_SET, start_event_id, name=name,
                   value=root.variables[name])
+    run.guarded(token, lambda: arm_scope(run, root))
     run.settle()
     return Step(state, tuple(run.effects))
 
@@ -103,6 +106,9 @@ class Run:
         self.queue: deque[int] = deque()
         self.dirty: set[int] = set()  # scope instances whose tokens moved (inclusive joins)
         self.owned: set[int] = set()  # ids of variable values created by this step
+        # Conditional events are evaluated again once tokens rest: set when a variable
+        # changed or a conditional wait was armed in this step.
+        self.conditions_due = False
 
     # ------------------------------------------------------------------ effects
 
@@ -156,6 +162,7 @@ class Run:
         except VariableError as exc:
             raise Stuck(f"variable {name!r}: {exc}") from exc
         target_scope(self.state, token, name)[name] = stored
+        self.conditions_due = True
         self.audit(fx.AuditKind.VARIABLE_SET, element_id, name=name, value=stored)
 
     def set_variables(self, token: st.Token, variables: Mapping[str, object],
@@ -181,7 +188,16 @@ class Run:
         self.dirty.add(token.scope)
 
     def leave(self, token: st.Token, flows: list[c.Flow]) -> None:
-        """Send `token` along `flows` (forking one token per extra flow); none ends it."""
+        """Send `token` along `flows` (forking one token per extra flow); none ends it.
+        After a node with asyncAfter the token first waits for its async job."""
+        if self.nodes[token.node].async_after:
+            from engine.runtime.asynchronous import park_after
+
+            park_after(self, token, flows)
+            return
+        self.take(token, flows)
+
+    def take(self, token: st.Token, flows: list[c.Flow]) -> None:
         if not flows:
             self.audit(fx.AuditKind.TOKEN_ENDED, token.node)
             self.end_token(token)
@@ -217,16 +233,26 @@ class Run:
         for key, value in fields.items():
             setattr(wait, key, value)
         self.state.waits[wait.id] = wait
-        token.waits.append(wait.id)
+        if role == st.EVENT_SUB:
+            self.state.scopes[token.scope].waits.append(wait.id)
+        else:
+            token.waits.append(wait.id)
         return wait
 
     def drop_wait(self, wait: st.Wait, *, consumed: bool = False) -> None:
         """Remove a wait. Its row goes too (CancelUserTask/CancelJob/Unsubscribe), except a
         task or job the trigger itself consumed: the shell completed or fired that one."""
         self.state.waits.pop(wait.id, None)
-        token = self.state.tokens.get(wait.token)
-        if token is not None and wait.id in token.waits:
-            token.waits.remove(wait.id)
+        if wait.role == st.EVENT_SUB:
+            scope = self.state.scopes.get(wait.token)
+            if scope is not None and wait.id in scope.waits:
+                scope.waits.remove(wait.id)
+        else:
+            token = self.state.tokens.get(wait.token)
+            if token is not None and wait.id in token.waits:
+                token.waits.remove(wait.id)
+        if wait.kind == st.CONDITION:
+            return  # evaluated by the runtime itself: the shell holds nothing for it
         if wait.kind in (st.MESSAGE, st.SIGNAL):
             self.emit(fx.Unsubscribe(wait.id))
         elif consumed:
@@ -248,18 +274,26 @@ class Run:
     def settle(self) -> None:
         """Advance every ready token until all rest; then re-check waiting inclusive joins
         of the scopes that changed, since a token that left may have unblocked one."""
+        from engine.runtime.conditions import recheck_conditions
         from engine.runtime.gateways import recheck_inclusive_joins
 
         while True:
             while self.queue:
                 token = self.state.tokens.get(self.queue.popleft())
-                if token is not None and (token.state == st.READY or token.state == st.LOOP):
+                if token is not None and token.state in _QUEUED:
                     self.execute(token)
-            if not recheck_inclusive_joins(self):
+            if recheck_inclusive_joins(self):
+                continue
+            if not recheck_conditions(self):
                 return
 
     def execute(self, token: st.Token) -> None:
         node = self.nodes[token.node]
+        if node.async_before:
+            from engine.runtime.asynchronous import parks_before
+
+            if parks_before(self, token, node):
+                return
         try:
             _HANDLERS[node.behaviour](self, token, node)
         except Stuck as stuck:
@@ -317,12 +351,25 @@ class Run:
             # The subprocess's variables are its scope instance's; a standard loop keeps
             # its counter on the token between iterations.
             token.locals = seeded if isinstance(node.loop, c.StandardPlan) else None
+        if node.pre_script is not None:
+            # SpiffWorkflow preScript: runs as the task starts, before its own work (a user
+            # task is created with what it set).
+            self.run_extra_script(node.pre_script, token, node.id, "preScript")
         if arm:
             arm_boundaries(self, token, node)
         if node.behaviour == c.SUBPROCESS:
             self.enter_subprocess(token, node, local)
         else:
             _ACTIVITY_BEHAVIOUR[node.behaviour](self, token, node)
+
+    def run_extra_script(self, script: Script, token: st.Token, element_id: str,
+                         what: str) -> None:
+        try:
+            changed = run_script(script, view(self.state, token), now=self.now)
+        except EvaluationError as exc:
+            raise Stuck(f"{what} failed: {exc}") from exc
+        for name, value in changed.items():
+            self.set_variable(token, name, value, element_id)
 
     def mapped(self, mapping: c.IoMapping, token: st.Token) -> object:
         try:
@@ -341,6 +388,7 @@ class Run:
         self.state.scopes[child.id] = child
         token.child = child.id
         token.state = st.SUB
+        arm_scope(self, child)
         for entry in node.entry:
             self.new_token(entry, child.id)
         if not node.entry:
@@ -355,6 +403,10 @@ class Run:
         inner = token
         if token.child is not None:
             inner = st.Token(0, node.id, token.child)
+        if node.post_script is not None:
+            # SpiffWorkflow postScript: after the task's work and its result, before the
+            # output mappings and the outgoing flows.
+            self.run_extra_script(node.post_script, inner, node.id, "postScript")
         outputs = [(m.target, self.mapped(m, inner)) for m in node.outputs]
         outer = st.Token(0, node.id, token.scope)  # outputs go to the enclosing scope
         for name, value in outputs:
@@ -402,12 +454,14 @@ class Run:
 
     def cancel_scope(self, scope_id: int, reason: str) -> None:
         scope = self.state.scopes[scope_id]
+        disarm_scope(self, scope)
         for token_id in list(scope.tokens):
             token = self.state.tokens.get(token_id)
             if token is not None:
                 self.cancel_token(token, reason)
 
     def complete_scope(self, scope: st.ScopeInstance, *, terminated: bool = False) -> None:
+        disarm_scope(self, scope)  # its event subprocesses wait no longer (§10.3.5)
         if scope.parent is None:
             self.state.status = st.COMPLETED
             self.audit(fx.AuditKind.PROCESS_COMPLETED, self.compiled.process_id,
@@ -441,6 +495,11 @@ class Run:
         elif isinstance(trigger, tr.JobDone):
             wait = self.wait_for(trigger.job_id, st.JOB)
             token = self.state.tokens[wait.token]
+            if wait.role in (st.ASYNC_BEFORE, st.ASYNC_AFTER):
+                from engine.runtime.asynchronous import resume
+
+                resume(self, token, wait)
+                return
             self.drop_wait(wait, consumed=True)
             self.audit(fx.AuditKind.JOB_DONE, wait.element, job=wait.id)
             token.state = st.WAIT
@@ -451,7 +510,7 @@ class Run:
             token = self.state.tokens[wait.token]
             self.audit(fx.AuditKind.JOB_FAILED, wait.element, job=wait.id,
                        error_code=trigger.error_code, message=trigger.message)
-            if trigger.error_code is None:
+            if trigger.error_code is None or wait.role in (st.ASYNC_BEFORE, st.ASYNC_AFTER):
                 # Retries are the job layer's business; a final failure is an incident and
                 # the job stays, so an admin's retry can still complete it.
                 self.emit(fx.Incident(wait.element, trigger.message or "the job failed"))
@@ -597,6 +656,7 @@ def _handlers() -> dict[str, Callable[[Run, st.Token, c.Node], None]]:
     table.update({
         c.EXCLUSIVE: gateways.exclusive, c.INCLUSIVE: gateways.inclusive,
         c.PARALLEL: gateways.parallel, c.EVENT_GATEWAY: gateways.event_based,
+        c.COMPLEX: gateways.complex_gateway,
         c.START: events.start_event, c.END: events.end_event, c.CATCH: events.catch_event,
         c.THROW: events.throw_event, c.BOUNDARY: events.boundary_event,
     })

@@ -14,7 +14,7 @@ from engine.runtime.machine import Step, handle, start
 from engine.runtime.state import ACTIVE, InstanceState
 
 TaskAnswer = Callable[[fx.CreateUserTask], Mapping[str, object]]
-JOB_KINDS = frozenset({"service", "send", "businessRule"})
+JOB_KINDS = frozenset({"service", "send", "businessRule", "async"})
 
 
 @dataclass
@@ -105,7 +105,10 @@ class Simulation:
         self.now = max(self.now, until)
 
     def work_job(self, job: fx.ScheduleJob) -> Step:
-        """Answer a service/send/business rule job with the next scripted outcome."""
+        """Answer a service/send/business rule job with the next scripted outcome; an async
+        continuation job just runs (the scripts are for the task's own work)."""
+        if job.kind == "async":
+            return self.send(tr.JobDone(job.job_id))
         self.service_calls.append(job.element_id)
         script = self.services.get(job.element_id)
         outcome: Mapping[str, object] = script.pop(0) if script else {}

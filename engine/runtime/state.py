@@ -17,6 +17,7 @@ READY = "ready"  # queued: about to execute the node it stands on
 WAIT = "wait"  # resting: user task, job, catch event, event-based gateway
 JOIN = "join"  # resting at a converging parallel or inclusive gateway
 SUB = "sub"  # resting on a subprocess while its child scope instance runs
+RESET = "reset"  # a complex gateway that fired, absorbing the rest of its wave
 LOOP = "loop"  # queued: about to run the next iteration of a standard loop (never stored)
 INCIDENT = "incident"  # stuck: an expression or script failed; an admin must act
 
@@ -31,9 +32,16 @@ JOB = "job"
 TIMER = "timer"
 MESSAGE = "message"
 SIGNAL = "signal"
+CONDITION = "condition"  # a conditional event: evaluated by the runtime, no row outside
 OWN = "own"  # the token's own node waits (user task, receive task, catch event, job)
 BOUNDARY = "boundary"  # a boundary event of the activity the token stands on
 GATEWAY = "gateway"  # an event after the event-based gateway the token stands on
+# The start event of an event subprocess; such a wait belongs to a scope instance, not to a
+# token: its `token` field holds the scope instance id (ids never collide, one counter).
+EVENT_SUB = "eventsub"
+ASYNC_BEFORE = "before"  # an asyncBefore job: the token has not entered its node yet
+ASYNC_AFTER = "after"  # an asyncAfter job: the node is done, the token has not left yet
+RESUMED = "resumed"  # queued: its asyncBefore job ran, it enters the node now (never stored)
 
 
 @dataclass(slots=True)
@@ -81,10 +89,11 @@ class ScopeInstance:
     token: int | None = None  # the token on the subprocess in the parent scope instance
     variables: dict[str, object] = field(default_factory=dict)
     tokens: dict[int, None] = field(default_factory=dict)  # index, rebuilt on load
+    waits: list[int] = field(default_factory=list)  # its event subprocesses' start events
 
     def copy(self) -> ScopeInstance:
         return ScopeInstance(self.id, self.element, self.parent, self.token,
-                             dict(self.variables), dict(self.tokens))
+                             dict(self.variables), dict(self.tokens), list(self.waits))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"i": self.id, "e": self.element}
@@ -93,11 +102,14 @@ class ScopeInstance:
             out["t"] = self.token
         if self.variables:
             out["v"] = self.variables
+        if self.waits:
+            out["w"] = self.waits
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ScopeInstance:
-        return cls(d["i"], d["e"], d.get("p"), d.get("t"), dict(d.get("v", {})))
+        return cls(d["i"], d["e"], d.get("p"), d.get("t"), dict(d.get("v", {})), {},
+                   list(d.get("w", ())))
 
 
 @dataclass(slots=True)
@@ -114,10 +126,13 @@ class Wait:
     due: str | None = None  # timer: ISO instant it is due
     timer: str | None = None  # timer: "<kind>:<evaluated text>", to schedule repetitions
     fired: int = 0  # timer: how many times this timer (cycle) has fired before
+    flows: list[str] | None = None  # asyncAfter: the flows the token leaves by afterwards
+    holds: bool = False  # conditional: its condition held when last evaluated
 
     def copy(self) -> Wait:
         return Wait(self.id, self.kind, self.token, self.element, self.role, self.name,
-                    self.due, self.timer, self.fired)
+                    self.due, self.timer, self.fired,
+                    None if self.flows is None else list(self.flows), self.holds)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"i": self.id, "k": self.kind, "t": self.token, "e": self.element}
@@ -128,12 +143,18 @@ class Wait:
                 out[key] = value
         if self.fired:
             out["x"] = self.fired
+        if self.flows is not None:
+            out["fl"] = self.flows
+        if self.holds:
+            out["h"] = True
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Wait:
+        flows = d.get("fl")
         return cls(d["i"], d["k"], d["t"], d["e"], d.get("r", OWN), d.get("n"), d.get("d"),
-                   d.get("tm"), d.get("x", 0))
+                   d.get("tm"), d.get("x", 0), None if flows is None else list(flows),
+                   bool(d.get("h", False)))
 
 
 @dataclass(slots=True)

@@ -18,15 +18,19 @@ IGNORED = "runtime.ignored"
 _START = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL}
 _END = {m.Trigger.NONE, m.Trigger.TERMINATE, m.Trigger.ERROR, m.Trigger.ESCALATION,
         m.Trigger.MESSAGE, m.Trigger.SIGNAL}
-_CATCH = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.LINK}
+_CATCH = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.LINK,
+          m.Trigger.CONDITIONAL}
 _THROW = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ESCALATION,
           m.Trigger.LINK}
 _BOUNDARY = {m.Trigger.TIMER, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ERROR,
-             m.Trigger.ESCALATION}
+             m.Trigger.ESCALATION, m.Trigger.CONDITIONAL}
 _ALLOWED: dict[type[m.Event], set[m.Trigger]] = {
     m.StartEvent: _START, m.EndEvent: _END, m.IntermediateCatchEvent: _CATCH,
     m.IntermediateThrowEvent: _THROW, m.BoundaryEvent: _BOUNDARY,
 }
+# Start events of an event subprocess (BPMN 2.0.2 §10.3.5, Table 10.84).
+_EVENT_SUB_START = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.ERROR,
+                    m.Trigger.ESCALATION, m.Trigger.CONDITIONAL}
 _EVENT_WORDS = {"startEvent": "start event", "endEvent": "end event",
                 "intermediateCatchEvent": "intermediate catch event",
                 "intermediateThrowEvent": "intermediate throw event",
@@ -53,9 +57,16 @@ def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagno
                                 "it from (none, message, timer or signal)", process.id,
                                 process.line))
     inner_starts = {n.id for sub in m.walk_scope(process.scope) if isinstance(sub, m.SubProcess)
+                    and not sub.triggered_by_event
+                    for n in sub.scope.nodes.values() if isinstance(n, m.StartEvent)}
+    event_starts = {n.id for sub in m.walk_scope(process.scope) if isinstance(sub, m.SubProcess)
+                    and sub.triggered_by_event
                     for n in sub.scope.nodes.values() if isinstance(n, m.StartEvent)}
     for node in m.walk_scope(process.scope):
-        _check_node(node, refuse, node.id in inner_starts)
+        if node.id in event_starts:
+            _check_event_start(node, refuse)
+        else:
+            _check_node(node, refuse, node.id in inner_starts)
         if node.ext.listeners:
             found.append(diag.warning(IGNORED, "execution/task listeners are recorded but not "
                                       "run", node.id, node.line))
@@ -72,23 +83,36 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
     elif isinstance(node, m.AdHocSubProcess):
         refuse(node, "an ad-hoc subprocess")
     elif isinstance(node, m.SubProcess) and node.triggered_by_event:
-        refuse(node, "an event subprocess")
+        starts = [n for n in node.scope.nodes.values() if isinstance(n, m.StartEvent)]
+        if len(starts) != 1:
+            # §10.3.5: an event subprocess has exactly one start event.
+            refuse(node, "an event subprocess without exactly one start event")
+        if node.ext.async_before:
+            # It starts from its start event's trigger, never from an arriving token.
+            refuse(node, "asyncBefore on an event subprocess")
     elif isinstance(node, m.CallActivity):
         refuse(node, "a call activity")
-    elif isinstance(node, m.ComplexGateway):
-        refuse(node, "a complex gateway")
     elif isinstance(node, m.EventBasedGateway) and node.instantiate:
         refuse(node, "an instantiating event-based gateway")
     elif isinstance(node, m.ReceiveTask) and node.instantiate:
         refuse(node, "an instantiating receive task")
     elif node.kind not in _KNOWN_KINDS:
         refuse(node, f"<{node.kind}>")
-    if node.ext.async_before or node.ext.async_after:
-        refuse(node, "asynchronous continuation (asyncBefore/asyncAfter)")
-    if node.ext.pre_script or node.ext.post_script:
-        refuse(node, "a SpiffWorkflow pre/post script")
+    if (node.ext.pre_script or node.ext.post_script) and not isinstance(node, m.Activity):
+        # Run on activities only (before/after their work); elsewhere we would have to
+        # guess when SpiffWorkflow runs them.
+        refuse(node, "a SpiffWorkflow pre/post script on a non-activity")
     if isinstance(node, m.Event):
         _check_event(node, refuse, in_subprocess)
+
+
+def _check_event_start(node: m.FlowNode, refuse: _Refuse) -> None:
+    if node.ext.async_before or node.ext.async_after:
+        refuse(node, "asynchronous continuation on an event subprocess start event")
+    if not isinstance(node, m.Event):
+        return
+    if node.trigger not in _EVENT_SUB_START:
+        refuse(node, f"a {node.trigger} start event of an event subprocess")
 
 
 def _check_loop(node: m.Activity, refuse: _Refuse) -> None:
@@ -122,7 +146,8 @@ def _check_event(node: m.Event, refuse: _Refuse, in_subprocess: bool) -> None:
 _KNOWN_KINDS = frozenset({
     "task", "manualTask", "userTask", "scriptTask", "serviceTask", "sendTask",
     "businessRuleTask", "receiveTask", "subProcess", "exclusiveGateway", "inclusiveGateway",
-    "parallelGateway", "eventBasedGateway", "startEvent", "endEvent", "intermediateCatchEvent",
+    "parallelGateway", "eventBasedGateway", "complexGateway", "startEvent", "endEvent",
+    "intermediateCatchEvent",
     "intermediateThrowEvent", "boundaryEvent",
 })
 

@@ -23,7 +23,9 @@ __all__ = ["JobNotDue", "JobNotFound", "JobWrongKind", "job_complete", "job_fail
 TIMER = "timer"
 # A timer start event of a deployed definition (no instance yet).
 START_TIMER = "start-timer"
-WORK_KINDS = frozenset({"service", "send", "businessRule"})
+# Jobs a worker completes: service/send/business rule calls, and async continuations
+# (asyncBefore/asyncAfter: nothing to call, the job only marks a transaction boundary).
+WORK_KINDS = frozenset({"service", "send", "businessRule", "async"})
 
 
 class JobNotFound(EngineError):
@@ -112,7 +114,7 @@ def _fire_start_timer(job: Job, at: datetime) -> ProcessInstance:
 def _work_job(job_id: int) -> tuple[ProcessInstance, Job]:
     instance, job = _lock(job_id)
     if instance is None or job.kind not in WORK_KINDS:
-        raise JobWrongKind(job_id, job.kind, "service/send/business rule")
+        raise JobWrongKind(job_id, job.kind, "service/send/business rule/async")
     return instance, job
 
 

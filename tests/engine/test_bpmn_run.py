@@ -235,19 +235,40 @@ def _without_times(steps):
     return steps
 
 
+CLAIM_SCENARIO = """
+steps:
+  - message: ChangeRequested
+  - expect: {open_tasks: {assess: 1, review_change: 1}}
+  - complete: review_change
+  - complete: assess
+  - expect: {completed: true, visited: [review_change, on_change, assess, pay]}
+"""
+
+CLAIM_CANCELLED = """
+steps:
+  - message: CancelRequested
+  - expect: {completed: true, cancelled: [assess], visited: [note_cancel, on_cancel], variables: {cancelled: true}}
+"""
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_database_path_and_the_engine_only_path_agree_step_by_step():
+@pytest.mark.parametrize(("model", "process", "text"), [
+    (ORDER, "order", ORDER_SCENARIO),
+    (HERE / "async_and_event_subprocess.bpmn", "claim", CLAIM_SCENARIO),
+    (HERE / "async_and_event_subprocess.bpmn", "claim", CLAIM_CANCELLED),
+], ids=["timers-messages-services", "async-and-event-subprocess", "interrupting-event-subprocess"])
+def test_the_database_path_and_the_engine_only_path_agree_step_by_step(model, process, text):
     from bpmn.loader import load_model
     from engine.scenario_db import DatabaseRun
     from engine.scenario_run import run_engine_only, run_scenario
     from engine.scenarios import parse_scenario
 
-    scenario = parse_scenario(ORDER_SCENARIO)
-    data = ORDER.read_bytes()
+    scenario = parse_scenario(text)
+    data = model.read_bytes()
     definitions = load_model(data).definitions
-    memory_run, memory_steps = run_engine_only(definitions, scenario, "order")
-    database_run = DatabaseRun(scenario, ORDER.name, data)
-    database_steps = run_scenario(database_run, "order")
+    memory_run, memory_steps = run_engine_only(definitions, scenario, process)
+    database_run = DatabaseRun(scenario, model.name, data)
+    database_steps = run_scenario(database_run, process)
 
     assert memory_run.failures == [] and database_run.failures == []
     assert _without_times(database_steps) == _without_times(memory_steps)
