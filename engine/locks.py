@@ -2,9 +2,10 @@
 
 Lock order: process keys in ascending key order (a deployment may carry several keys;
 two deployments locking the same keys in the same order cannot deadlock). A trigger locks
-its process instance row first, then that instance's children (user tasks, jobs,
-subscriptions); several instances in one transaction (a signal broadcast) are locked in
-ascending id order where the caller can choose the order. An audit chain
+its process instance row first (after the instances that called it, root first), then
+that instance's children (user tasks, jobs, subscriptions); several instances in one
+transaction (a signal broadcast) are locked in ascending id order where the caller can
+choose the order (a caller's id is below its children's, so both orders agree). An audit chain
 head is always locked last, just before its rows are appended at the end of the
 transaction, and a transaction locks at most one chain (an instance's trigger its own
 chain, a deployment or admin action the `system` chain).
@@ -58,16 +59,34 @@ def lock_audit_chain(name: str) -> AuditChain:
 def lock_instance(instance_id: int) -> ProcessInstance:
     """Lock process instance `instance_id` (always the first row a trigger locks).
 
+    A child instance of a call activity is locked after its callers, root first (a
+    child's end is told to its caller in the same transaction, and a caller cancels its
+    children: both directions then take the locks in one order, caller before child).
     Raises ProcessInstance.DoesNotExist. The row is read after the lock is granted, so its
     `state` and `revision` are those of the last committed trigger.
     """
     # of=("self",): lock the instance only, never the definition row every instance shares.
-    return (
+    rows = (
         ProcessInstance.objects.select_for_update(of=("self",))
         .select_related("definition")
         .defer("definition__bpmn_bytes")
-        .get(pk=instance_id)
     )
+    # The common case in one statement: an instance nobody called.
+    found = rows.filter(pk=instance_id, parent_instance__isnull=True).first()
+    if found is not None:
+        return found
+    # A child: its parent never changes, so the chain can be read before locking it.
+    chain: list[int] = []
+    parent = (ProcessInstance.objects.filter(pk=instance_id)
+              .values_list("parent_instance_id", flat=True).first())
+    while parent is not None and parent not in chain:
+        chain.append(parent)
+        parent = (ProcessInstance.objects.filter(pk=parent)
+                  .values_list("parent_instance_id", flat=True).first())
+    for ancestor in reversed(chain):
+        ProcessInstance.objects.select_for_update(of=("self",)).filter(
+            pk=ancestor).values_list("pk", flat=True).first()
+    return rows.get(pk=instance_id)
 
 
 def lock_user_task(task_pk: int) -> UserTask:

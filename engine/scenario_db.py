@@ -3,7 +3,9 @@
 The model is deployed with `deployment_create`, instances are started, tasks completed,
 timers fired and messages correlated through the same services the portal and the API
 use, so a scenario that passes here exercises the persisted path: rows, locks, audit.
-The command runs this inside a throw-away database.
+The command runs this inside a throw-away database. Call activities start child instances
+of what this one file deploys (children must be in the same file); they appear under
+"children" in their caller's snapshot, from `ProcessInstance.parent_instance`.
 """
 
 from __future__ import annotations
@@ -75,16 +77,20 @@ class DatabaseRun(ScenarioRun):
         self.settle()
 
     def complete(self, step: Complete) -> None:
-        instance_id = self._instance_id(step.instance)
-        tasks = UserTask.objects.filter(instance_id=instance_id, element_id=step.element,
-                                        status__in=OPEN).order_by("task_id")
-        for task in tasks:
-            if all(self._task_field(task, key) == value for key, value in step.where.items()):
-                self._call(user_task_complete, task_id=task.pk, actor=None,
-                           variables=dict(step.variables), now=self.now)
-                return
-        open_tasks = list(UserTask.objects.filter(instance_id=instance_id, status__in=OPEN)
-                          .order_by("task_id").values_list("element_id", flat=True))
+        # The addressed instance first, then its call activities' children, depth first.
+        family = self._family(self._instance_id(step.instance))
+        for instance_id in family:
+            tasks = UserTask.objects.filter(instance_id=instance_id, element_id=step.element,
+                                            status__in=OPEN).order_by("task_id")
+            for task in tasks:
+                if all(self._task_field(task, key) == value
+                       for key, value in step.where.items()):
+                    self._call(user_task_complete, task_id=task.pk, actor=None,
+                               variables=dict(step.variables), now=self.now)
+                    return
+        open_tasks = [element for instance_id in family for element in
+                      UserTask.objects.filter(instance_id=instance_id, status__in=OPEN)
+                      .order_by("task_id").values_list("element_id", flat=True)]
         raise ScenarioError(f"no open task {step.element!r} in instance {step.instance!r}"
                             f"{' where ' + repr(dict(step.where)) if step.where else ''}; "
                             f"open: {open_tasks}")
@@ -149,8 +155,10 @@ class DatabaseRun(ScenarioRun):
         return list(self.instances)
 
     def snapshot(self, label: str) -> dict[str, Any]:
-        instance = ProcessInstance.objects.select_related("definition").get(
-            pk=self._instance_id(label))
+        return self._snap(self._instance_id(label))
+
+    def _snap(self, instance_id: int) -> dict[str, Any]:
+        instance = ProcessInstance.objects.select_related("definition").get(pk=instance_id)
         tasks = UserTask.objects.filter(instance=instance, status__in=OPEN).order_by("task_id")
         moves = AuditEvent.objects.filter(
             chain=instance_chain(instance.pk),
@@ -173,11 +181,13 @@ class DatabaseRun(ScenarioRun):
             "service_calls": list(self.service_calls.get(instance.pk, [])),
             "incidents": [{"element_id": i.element_id, "message": i.message}
                           for i in Incident.objects.filter(instance=instance).order_by("pk")],
-            "children": [],  # call activities are not run yet (refused at deploy)
+            "children": [self._snap(child) for child in ProcessInstance.objects.filter(
+                parent_instance=instance).order_by("pk").values_list("pk", flat=True)],
         }
 
     def next_open_task(self) -> tuple[str, str] | None:
-        by_pk = {pk: label for label, pk in self.instances.items()}
+        by_pk = {pk: label for label, top in self.instances.items()
+                 for pk in self._family(top)}
         task = UserTask.objects.filter(
             instance_id__in=by_pk, status__in=OPEN,
             instance__status=InstanceStatus.RUNNING).order_by("created_at", "pk").first()
@@ -190,8 +200,17 @@ class DatabaseRun(ScenarioRun):
     # ---------------------------------------------------------------- helpers
 
     def _jobs(self) -> Any:
-        return Job.objects.filter(instance_id__in=list(self.instances.values()),
-                                  instance__status=InstanceStatus.RUNNING)
+        ids = [pk for top in self.instances.values() for pk in self._family(top)]
+        return Job.objects.filter(instance_id__in=ids, instance__status=InstanceStatus.RUNNING)
+
+    @staticmethod
+    def _family(instance_id: int) -> list[int]:
+        """The instance and its call activities' children, depth first, oldest first."""
+        out = [instance_id]
+        for child in ProcessInstance.objects.filter(parent_instance_id=instance_id).order_by(
+                "pk").values_list("pk", flat=True):
+            out.extend(DatabaseRun._family(child))
+        return out
 
     def _instance_id(self, label: str) -> int:
         if label not in self.instances:
@@ -211,7 +230,8 @@ class DatabaseRun(ScenarioRun):
             raise ScenarioError(f"{exc.code}: {exc.message}") from None
 
     def _label_new_instances(self, before: set[int]) -> None:
-        for instance in ProcessInstance.objects.exclude(pk__in=before).select_related(
+        for instance in ProcessInstance.objects.exclude(pk__in=before).filter(
+                parent_instance__isnull=True).select_related(
                 "definition").order_by("pk"):
             number = 1
             while f"{instance.definition.key}#{number}" in self.instances:

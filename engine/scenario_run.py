@@ -4,6 +4,10 @@ Instances are `Simulation`s (the state goes through JSON after every trigger, as
 through the database). This module adds what spans instances: one clock, signals broadcast
 to every instance, messages correlated to exactly one, scripted service results shared by
 task id, labels, and the snapshots the command prints.
+
+Children of call activities are Simulations inside their caller's (`Simulation.children`),
+resolved from the same model file; they are worked, timed and signalled like labelled
+instances, and appear in their caller's snapshot under "children".
 """
 
 from __future__ import annotations
@@ -102,7 +106,7 @@ class EngineOnlyRun(ScenarioRun):
     scenario: Scenario
     now: datetime = field(init=False)
     instances: dict[str, Simulation] = field(default_factory=dict)
-    created: dict[tuple[str, int], datetime] = field(default_factory=dict)
+    created: dict[tuple[str, int, int], datetime] = field(default_factory=dict)
     services: dict[str, list[Mapping[str, object]]] = field(default_factory=dict)
     compiled: dict[str, runtime.CompiledProcess] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -121,6 +125,15 @@ class EngineOnlyRun(ScenarioRun):
             self.compiled[process_id] = runtime.compile_process(self.definitions, process_id)
         return self.compiled[process_id]
 
+    def resolve(self, process_id: str) -> runtime.CompiledProcess | None:
+        """A called element: a process of the same file (bpmn_run deploys one file)."""
+        if self.definitions.process(process_id) is None:
+            return None
+        try:
+            return self.process(process_id)
+        except runtime.CompileError:
+            return None  # the database path would not have deployed it: an incident
+
     def start(self, label: str, process_id: str, variables: Mapping[str, object],
               business_key: str | None = None, start_event_id: str | None = None) -> None:
         if label in self.instances:
@@ -129,8 +142,8 @@ class EngineOnlyRun(ScenarioRun):
         if start_event_id is None and not compiled.none_starts and compiled.starts:
             # Only message, signal or timer starts: start as if the first one triggered.
             start_event_id = compiled.starts[0]
-        sim = Simulation(compiled, self.now,
-                         services=self.services)  # shared: results are used in order
+        sim = Simulation(compiled, self.now,  # services shared: results are used in order
+                         services=self.services, resolve=self.resolve)
         self.instances[label] = sim
         try:
             sim.start(variables, business_key=business_key, start_event_id=start_event_id)
@@ -148,50 +161,53 @@ class EngineOnlyRun(ScenarioRun):
         return self.instances[label]
 
     def complete(self, step: Complete) -> None:
-        sim = self.instance(step.instance)
-        for task in sorted(sim.tasks.values(), key=lambda t: t.task_id):
-            if task.element_id == step.element and all(
-                    getattr(task, key, None) == value for key, value in step.where.items()):
-                sim.now = self.now
-                sim.send(tr.TaskCompleted(task.task_id, dict(step.variables)))
-                self._note_tasks(step.instance)
-                return
+        # The addressed instance first, then its call activities' children, depth first.
+        family = self.instance(step.instance).family()
+        for sim in family:
+            for task in sorted(sim.tasks.values(), key=lambda t: t.task_id):
+                if task.element_id == step.element and all(
+                        getattr(task, key, None) == value
+                        for key, value in step.where.items()):
+                    sim.now = self.now
+                    sim.send(tr.TaskCompleted(task.task_id, dict(step.variables)))
+                    self._note_tasks(step.instance)
+                    return
         raise ScenarioError(f"no open task {step.element!r} in instance {step.instance!r}"
                             f"{' where ' + repr(dict(step.where)) if step.where else ''}; "
-                            f"open: {sim.open_tasks}")
+                            f"open: {[t for sim in family for t in sim.open_tasks]}")
 
     def advance(self, until: datetime) -> None:
         """Fire every timer due by `until` in due order, each at its own instant."""
         while True:
-            due = [(job.due or self.now, job.job_id, label)
-                   for label, sim in self.instances.items() if sim.active
+            due = [(job.due or self.now, job.job_id, label, n)
+                   for label, n, sim in self._every() if sim.active
                    for job in sim.jobs.values()
                    if job.kind == "timer" and (job.due is None or job.due <= until)]
             if not due:
                 break
-            instant, job_id, label = min(due)
+            instant, job_id, label, n = min(due)
             self.now = max(self.now, instant)
-            sim = self.instances[label]
+            sim = self.instances[label].family()[n]
             sim.now = self.now
             sim.send(tr.TimerFired(job_id))
             self._note_tasks(label)
             self.settle()
         self.now = max(self.now, until)
-        for sim in self.instances.values():
+        for _, _, sim in self._every():
             sim.now = self.now
 
     def message(self, name: str, correlation: Mapping[str, object],
                 variables: Mapping[str, object]) -> None:
-        targets = [(label, sub) for label, sim in self.instances.items() if sim.active
+        targets = [(label, sub, sim) for label, _, sim in self._every() if sim.active
                    for sub in sim.subscriptions.values()
                    if sub.kind == "message" and sub.name == name
                    and self._correlates(sim, sub, correlation)]
         if len(targets) > 1:
             raise ScenarioError(f"message {name!r} matches {len(targets)} waiting catchers "
-                                f"({sorted(label for label, _ in targets)}); add correlation")
+                                f"({sorted(label for label, _, _ in targets)}); "
+                                "add correlation")
         if targets:
-            label, sub = targets[0]
-            sim = self.instances[label]
+            label, sub, sim = targets[0]
             sim.now = self.now
             sim.send(tr.MessageReceived(sub.subscription_id, None, dict(variables)))
             self._note_tasks(label)
@@ -204,7 +220,7 @@ class EngineOnlyRun(ScenarioRun):
                             "process")
 
     def signal(self, name: str, variables: Mapping[str, object]) -> None:
-        for label, sim in list(self.instances.items()):
+        for label, _, sim in self._every():
             if sim.active and any(s.kind == "signal" and s.name == name
                                   for s in sim.subscriptions.values()):
                 sim.now = self.now
@@ -218,7 +234,7 @@ class EngineOnlyRun(ScenarioRun):
         """Work off jobs (scripted service results) and internal signals and messages."""
         for _ in range(MAX_SETTLE_STEPS):
             moved = False
-            for label, sim in list(self.instances.items()):
+            for label, _, sim in self._every():
                 while sim.outbox:
                     item = sim.outbox.pop(0)
                     if isinstance(item, fx.ThrowSignal):
@@ -241,7 +257,9 @@ class EngineOnlyRun(ScenarioRun):
     # ---------------------------------------------------------------- reading
 
     def snapshot(self, label: str) -> dict[str, Any]:
-        sim = self.instance(label)
+        return self._snap(label, self.instance(label))
+
+    def _snap(self, label: str, sim: Simulation) -> dict[str, Any]:
         state = sim.state
         status = "active" if sim.active else ("completed" if sim.completed else
                                               (state.status if state else "not started"))
@@ -253,7 +271,8 @@ class EngineOnlyRun(ScenarioRun):
             "open_tasks": [
                 {"id": t.element_id, "assignee": t.assignee,
                  "candidate_groups": list(t.candidate_groups),
-                 "created": self.created.get((label, t.task_id), self.now).isoformat(),
+                 "created": self.created.get((label, id(sim), t.task_id),
+                                             self.now).isoformat(),
                  "due": t.due.isoformat() if t.due else None}
                 for t in sorted(sim.tasks.values(), key=lambda t: t.task_id)],
             "visited": list(sim.visited),
@@ -261,28 +280,37 @@ class EngineOnlyRun(ScenarioRun):
             "service_calls": list(sim.service_calls),
             "incidents": [{"element_id": i.element_id, "message": i.message}
                           for i in sim.incidents],
-            "children": [],  # call activities are not run yet (refused at deploy)
+            "children": [self._snap(label, child) for child in sim.children.values()],
         }
 
     def labels(self) -> list[str]:
         return list(self.instances)
 
     def next_open_task(self) -> tuple[str, str] | None:
-        for label, sim in self.instances.items():
+        for label, _, sim in self._every():
             if sim.active and sim.tasks:
                 return label, min(sim.tasks.values(), key=lambda t: t.task_id).element_id
         return None
 
     def next_timer_due(self) -> datetime | None:
-        due = [job.due for sim in self.instances.values() if sim.active
+        due = [job.due for _, _, sim in self._every() if sim.active
                for job in sim.jobs.values() if job.kind == "timer" and job.due]
         return min(due) if due else None
 
     # ---------------------------------------------------------------- helpers
 
+    def _every(self) -> list[tuple[str, int, Simulation]]:
+        """(label, place in its family, simulation) of every instance, children after
+        their caller, depth first."""
+        return [(label, n, sim) for label, top in list(self.instances.items())
+                for n, sim in enumerate(top.family())]
+
     def _note_tasks(self, label: str) -> None:
-        for task_id in self.instances[label].tasks:
-            self.created.setdefault((label, task_id), self.now)
+        # A step of one instance can create tasks in any instance of the run (a child's
+        # end moves its caller): note every new one at this instant.
+        for other, _, sim in self._every():
+            for task_id in sim.tasks:
+                self.created.setdefault((other, id(sim), task_id), self.now)
 
     @staticmethod
     def _correlates(sim: Simulation, sub: fx.Subscribe,
@@ -304,13 +332,12 @@ class EngineOnlyRun(ScenarioRun):
         return True
 
     def _send_internal_message(self, item: fx.SendMessage) -> None:
-        targets = [(label, sub) for label, sim in self.instances.items() if sim.active
+        targets = [(label, sub, sim) for label, _, sim in self._every() if sim.active
                    for sub in sim.subscriptions.values()
                    if sub.kind == "message" and sub.name == item.name]
         if targets:
-            label, sub = targets[0]
-            self.instances[label].send(tr.MessageReceived(sub.subscription_id, None,
-                                                          dict(item.variables)))
+            label, sub, sim = targets[0]
+            sim.send(tr.MessageReceived(sub.subscription_id, None, dict(item.variables)))
             self._note_tasks(label)
 
     def _processes_started_by(self, kind: str, name: str) -> list[str]:
@@ -344,9 +371,15 @@ def run_scenario(run: ScenarioRun, process_id: str) -> list[dict[str, Any]]:
     return steps
 
 
+# Without a scenario, a model with an unbounded timer cycle (a reminder every hour, R/PT1H)
+# would advance forever: stop after this many timer waits and report the state reached.
+MAX_TIMER_ADVANCES = 1_000
+
+
 def run_to_the_end(run: ScenarioRun) -> None:
     """No scenario: complete user tasks with no data and let time pass to the next due
-    timer, until every instance ends or is stuck."""
+    timer, until every instance ends or is stuck (or MAX_TIMER_ADVANCES timers passed)."""
+    advances = 0
     for _ in range(MAX_SETTLE_STEPS):
         task = run.next_open_task()
         if task is not None:
@@ -354,9 +387,10 @@ def run_to_the_end(run: ScenarioRun) -> None:
             run.settle()
             continue
         due = run.next_timer_due()
-        if due is None:
+        if due is None or advances >= MAX_TIMER_ADVANCES:
             return
         run.advance(due)
+        advances += 1
 
 
 def run_engine_only(definitions: Definitions, scenario: Scenario, process_id: str

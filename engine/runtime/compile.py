@@ -6,6 +6,7 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bpmn import model as m
 from bpmn.diagnostics import Diagnostic
@@ -20,6 +21,9 @@ from bpmn.expr import (
 )
 from bpmn.timers import TimerError, TimerKind, TimerSpec, is_expression, parse_timer
 
+if TYPE_CHECKING:
+    from engine.runtime.compensation import CompensationIndex
+
 # What a node does when a token reaches it; the machine dispatches on this.
 PASS = "pass"  # noqa: S105 - task, manual task
 USER = "user"
@@ -27,6 +31,7 @@ SCRIPT = "script"
 JOB = "job"  # service, send, business rule tasks
 RECEIVE = "receive"
 SUBPROCESS = "subprocess"
+CALL = "call"  # call activity (engine/runtime/call_activity.py)
 EXCLUSIVE = "exclusive"
 INCLUSIVE = "inclusive"
 PARALLEL = "parallel"
@@ -179,6 +184,7 @@ class Node:
     post_script: Script | None = None  # SpiffWorkflow postScript: after it, before leaving
     activation: Expression | None = None  # a complex gateway's activationCondition
     condition: Expression | None = None  # a conditional event's condition
+    call: object | None = None  # a call activity's call_activity.CallPlan
 
     @property
     def name(self) -> str | None:
@@ -214,6 +220,8 @@ class CompiledProcess:
     # Process or subprocess id -> the start events of the event subprocesses directly in it
     # (armed when a scope instance of it starts, BPMN 2.0.2 §10.3.5).
     event_starts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Compensation handlers, compensation event subprocesses and throws (None: none).
+    compensation: CompensationIndex | None = None
 
     @property
     def starts(self) -> tuple[str, ...]:
@@ -257,9 +265,11 @@ def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProc
         elif isinstance(definition, m.TimerEventDefinition) and definition.kind is not None:
             timers.append(StartPoint(node.id, "timer", timer_kind=definition.kind,
                                      timer_text=definition.text.strip()))
+    from engine.runtime.compensation import build_index
+
     return CompiledProcess(process.id, process.name, builder.nodes, none_starts,
                            tuple(subscriptions), tuple(timers), definitions,
-                           builder.event_starts)
+                           builder.event_starts, compensation=build_index(process))
 
 
 def _diag(message: str, element_id: str | None, line: int | None) -> Diagnostic:
@@ -439,11 +449,17 @@ class _Builder:
                 starts = [n.id for n in node.scope.nodes.values() if not n.incoming and not
                           isinstance(n, m.BoundaryEvent | m.Gateway)
                           and not (isinstance(n, m.SubProcess) and n.triggered_by_event)
+                          # a compensation handler runs only when compensating (§10.5.4)
+                          and not (isinstance(n, m.Activity) and n.is_for_compensation)
                           and not (isinstance(n, m.IntermediateCatchEvent) and any(
                               isinstance(d, m.LinkEventDefinition) for d in n.definitions))]
             out.entry = tuple(starts)
         if isinstance(node, m.EventBasedGateway):
             out.gateway_flows = {f.target: f for f in outgoing}
+        if isinstance(node, m.CallActivity):
+            from engine.runtime.call_activity import call_plan
+
+            out.call = call_plan(self, node)
         return out
 
     def loop(self, loop: m.LoopCharacteristics, node: m.FlowNode) -> LoopPlan:
@@ -604,7 +620,7 @@ def _behaviour(node: m.FlowNode) -> str:
         "serviceTask": JOB, "sendTask": JOB, "businessRuleTask": JOB, "receiveTask": RECEIVE,
         "exclusiveGateway": EXCLUSIVE, "inclusiveGateway": INCLUSIVE,
         "parallelGateway": PARALLEL, "eventBasedGateway": EVENT_GATEWAY,
-        "complexGateway": COMPLEX,
+        "complexGateway": COMPLEX, "callActivity": CALL,
         "startEvent": START, "endEvent": END, "intermediateCatchEvent": CATCH,
         "intermediateThrowEvent": THROW, "boundaryEvent": BOUNDARY,
     }

@@ -41,6 +41,17 @@ class AuditKind(StrEnum):
     ESCALATION_UNHANDLED = "escalation unhandled"
     VARIABLE_SET = "variable set"
     INCIDENT = "incident"
+    # Compensation (BPMN 2.0.2 §10.5.4) and transactions (§10.3.6).
+    COMPENSATION_THROWN = "compensation thrown"
+    COMPENSATION_STARTED = "compensation started"  # one compensated activity instance
+    COMPENSATION_COMPLETED = "compensation completed"
+    TRANSACTION_CANCELLED = "transaction cancelled"
+    # Call activities (engine/runtime/call_activity.py).
+    CALL_STARTED = "call started"
+    CALL_COMPLETED = "call completed"
+    CALL_FAILED = "call failed"
+    ERROR_THROWN_OUT = "error thrown to caller"
+    ESCALATION_THROWN_OUT = "escalation thrown to caller"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,5 +137,47 @@ class Incident:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class StartCallActivity:
+    """Start a child instance of `called_element` for the call activity wait `call_id`;
+    the shell answers with ChildCompleted/ChildFailed for that id when the child ends."""
+
+    call_id: int
+    element_id: str
+    called_element: str
+    binding: str = "latest"
+    version: str | None = None
+    business_key: str | None = None
+    variables: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCallActivity:
+    """The call activity `call_id` was interrupted: cancel its child instance (and its
+    children)."""
+
+    call_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorThrownOut:
+    """A called instance threw a BPMN error nothing in it catches: it has ended, and the
+    error goes on at the call activity of its caller (ChildFailed, kind "error")."""
+
+    code: str | None
+    message: str | None = None
+    element_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationThrownOut:
+    """A called instance threw an escalation nothing in it catches: the child goes on and
+    the escalation goes on at the caller's call activity (ChildFailed, kind "escalation")."""
+
+    code: str | None
+    element_id: str | None = None
+
+
 Effect = (CreateUserTask | CancelUserTask | ScheduleJob | CancelJob | Subscribe | Unsubscribe
-          | ThrowSignal | SendMessage | Audit | Completed | Incident)
+          | ThrowSignal | SendMessage | Audit | Completed | Incident | StartCallActivity
+          | CancelCallActivity | ErrorThrownOut | EscalationThrownOut)

@@ -61,6 +61,11 @@ def throw_event(run: Run, token: st.Token, node: c.Node) -> None:
         run.queue.append(token.id)
         run.dirty.add(token.scope)
         return
+    if trigger is Trigger.COMPENSATE:
+        from engine.runtime.compensation import LEAVE, throw
+
+        throw(run, token, node, LEAVE)  # the token leaves when the handlers are done
+        return
     if trigger is Trigger.NONE:
         run.audit(fx.AuditKind.EVENT_PASSED, node.id, token=token.id, trigger="none")
     elif trigger is Trigger.ESCALATION:
@@ -76,6 +81,16 @@ def end_event(run: Run, token: st.Token, node: c.Node) -> None:
     trigger = node.trigger
     if trigger is Trigger.TERMINATE:
         terminate(run, token, node)
+        return
+    if trigger is Trigger.COMPENSATE:
+        from engine.runtime.compensation import END, throw
+
+        throw(run, token, node, END)  # the token ends when the handlers are done
+        return
+    if trigger is Trigger.CANCEL:
+        from engine.runtime.transaction import cancel_end
+
+        cancel_end(run, token, node)
         return
     if trigger is Trigger.ERROR:
         run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="error",
@@ -312,6 +327,11 @@ def throw_error(run: Run, token: st.Token, thrown: c.ThrowCode, message: str | N
     unspecified)."""
     catcher = _find_catcher(run, token, Trigger.ERROR, thrown, from_activity)
     code = thrown.code
+    if catcher is None and run.state.call is not None:
+        from engine.runtime.call_activity import error_out
+
+        error_out(run, token, code, message)  # the caller's call activity gets it
+        return
     if catcher is None:
         run.audit(fx.AuditKind.ERROR_UNHANDLED, token.node, code=code, message=message)
         run.incident(token, token.node, f"BPMN error {code!r} was not caught by any error "
@@ -352,6 +372,11 @@ def throw_escalation(run: Run, token: st.Token, node: c.Node) -> None:
     run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger="escalation",
               code=thrown.code)
     catcher = _find_catcher(run, token, Trigger.ESCALATION, thrown, from_activity=False)
+    if catcher is None and run.state.call is not None:
+        from engine.runtime.call_activity import escalation_out
+
+        escalation_out(run, node.id, thrown.code)  # the caller's call activity gets it
+        return
     if catcher is None:
         run.audit(fx.AuditKind.ESCALATION_UNHANDLED, node.id, code=thrown.code)
         return

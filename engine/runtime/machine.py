@@ -22,7 +22,7 @@ from engine.runtime.variables import (
     view,
 )
 
-ACTIVITIES = frozenset({c.PASS, c.USER, c.SCRIPT, c.JOB, c.RECEIVE, c.SUBPROCESS})
+ACTIVITIES = frozenset({c.PASS, c.USER, c.SCRIPT, c.JOB, c.RECEIVE, c.SUBPROCESS, c.CALL})
 _QUEUED = frozenset({st.READY, st.LOOP, st.RESUMED})  # token states that execute() runs
 
 
@@ -53,10 +53,11 @@ class Step:
 
 def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = None, *,
           now: datetime, start_event_id: str | None = None,
-          business_key: str | None = None) -> Step:
+          business_key: str | None = None, call: int | None = None) -> Step:
     """Create an instance and run it until every token rests. `start_event_id` picks the
     start event (a message/timer/signal start when the shell starts it from its trigger);
-    by default the process's single none start event."""
+    by default the process's single none start event. `call` is the caller's call id when
+    a call activity starts this instance (engine/runtime/call_activity.py)."""
     if start_event_id is None:
         if len(compiled.none_starts) != 1:
             raise NoDefaultStart(
@@ -66,7 +67,7 @@ def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = 
     elif start_event_id not in compiled.starts:
         raise NoDefaultStart(f"{start_event_id!r} is not a start event of process "
                              f"{compiled.process_id!r}")
-    state = st.InstanceState(compiled.process_id, business_key=business_key)
+    state = st.InstanceState(compiled.process_id, business_key=business_key, call=call)
     run = Run(compiled, state, now)
     root = st.ScopeInstance(state.allocate(), compiled.process_id)
     state.scopes[root.id] = root
@@ -257,6 +258,8 @@ class Run:
             self.emit(fx.Unsubscribe(wait.id))
         elif consumed:
             return
+        elif wait.kind == st.CALL:
+            self.emit(fx.CancelCallActivity(wait.id))
         elif wait.kind == st.TASK:
             self.emit(fx.CancelUserTask(wait.id))
         else:
@@ -411,6 +414,10 @@ class Run:
         outer = st.Token(0, node.id, token.scope)  # outputs go to the enclosing scope
         for name, value in outputs:
             self.set_variable(outer, name, value, node.id)
+        if self.compiled.compensation is not None:
+            from engine.runtime.compensation import record
+
+            record(self, token, node)  # before its locals and child scope instance go
         if node.loop is not None:
             from engine.runtime.loops import iteration_done
 
@@ -461,6 +468,11 @@ class Run:
                 self.cancel_token(token, reason)
 
     def complete_scope(self, scope: st.ScopeInstance, *, terminated: bool = False) -> None:
+        if scope.compensation is not None and "then" in scope.compensation:
+            from engine.runtime.compensation import advance
+
+            advance(self, scope)  # a compensation handler ended: the next one, or done
+            return
         disarm_scope(self, scope)  # its event subprocesses wait no longer (§10.3.5)
         if scope.parent is None:
             self.state.status = st.COMPLETED
@@ -548,6 +560,10 @@ class Run:
             self.state.status = st.CANCELLED
             self.audit(fx.AuditKind.PROCESS_CANCELLED, self.compiled.process_id,
                        reason=trigger.reason)
+        elif isinstance(trigger, tr.ChildCompleted | tr.ChildFailed):
+            from engine.runtime.call_activity import child_ended
+
+            child_ended(self, trigger)
         else:  # pragma: no cover - the Trigger union is closed
             raise UnknownTrigger(f"unknown trigger {trigger!r}")
 
@@ -643,8 +659,15 @@ def _receive(run: Run, token: st.Token, node: c.Node) -> None:
     arm_subscription(run, token, node, st.OWN, st.MESSAGE)
 
 
+def _call(run: Run, token: st.Token, node: c.Node) -> None:
+    from engine.runtime.call_activity import enter_call
+
+    enter_call(run, token, node)
+
+
 _ACTIVITY_BEHAVIOUR: dict[str, Callable[[Run, st.Token, c.Node], None]] = {
     c.PASS: _pass, c.SCRIPT: _script, c.USER: _user, c.JOB: _job, c.RECEIVE: _receive,
+    c.CALL: _call,
 }
 
 

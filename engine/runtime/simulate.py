@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 
 from engine.runtime import effects as fx
 from engine.runtime import triggers as tr
+from engine.runtime.call_activity import MAX_CALL_DEPTH
 from engine.runtime.compile import CompiledProcess
 from engine.runtime.machine import Step, handle, start
 from engine.runtime.state import ACTIVE, InstanceState
 
 TaskAnswer = Callable[[fx.CreateUserTask], Mapping[str, object]]
+Resolve = Callable[[str], "CompiledProcess | None"]  # a called element -> its process
 JOB_KINDS = frozenset({"service", "send", "businessRule", "async"})
 
 
@@ -27,6 +29,12 @@ class Simulation:
     does, each in a step of its own. `services` scripts the outcome of service, send and
     business rule tasks by element id, used in order: {"result": {...}}, {"error": CODE}
     or {"fail": "message"}; unscripted jobs complete with no variables.
+
+    Call activities: `resolve` finds the called process (None: not deployed, an
+    incident); each child is a Simulation of its own in `children` (by call id, kept after
+    it ends), driven like the shell drives child instances: started right after the step
+    that asked for it, cancelled with its call activity, and its completion or thrown-out
+    error/escalation delivered to this instance as ChildCompleted/ChildFailed at once.
     """
 
     compiled: CompiledProcess
@@ -46,14 +54,18 @@ class Simulation:
     failed_jobs: set[int] = field(default_factory=set)  # final failures: incidents
     steps: int = 0
     max_state_bytes: int = 0
+    resolve: Resolve | None = None
+    parent: Simulation | None = None
+    children: dict[int, Simulation] = field(default_factory=dict)
 
     # -- driving
 
     def start(self, variables: Mapping[str, object] | None = None, *,
-              start_event_id: str | None = None, business_key: str | None = None) -> Step:
+              start_event_id: str | None = None, business_key: str | None = None,
+              call: int | None = None) -> Step:
         step = start(self.compiled, variables, now=self.now, start_event_id=start_event_id,
-                     business_key=business_key)
-        return self._record(step)
+                     business_key=business_key, call=call)
+        return self._calls(self._record(step))
 
     def send(self, trigger: tr.Trigger) -> Step:
         if self.state is None:
@@ -65,7 +77,8 @@ class Simulation:
             self.jobs.pop(trigger.job_id, None)
         elif isinstance(trigger, tr.JobFailed):
             self.failed_jobs.add(trigger.job_id)
-        return self._record(handle(self.compiled, self.state, trigger, now=self.now))
+        return self._calls(self._record(handle(self.compiled, self.state, trigger,
+                                                now=self.now)))
 
     def complete(self, element_id: str, variables: Mapping[str, object] | None = None,
                  actor: str | None = None) -> Step:
@@ -140,25 +153,104 @@ class Simulation:
             max_steps: int = 100_000) -> Simulation:
         """Work until the instance ends or only outside events could move it: internal
         signals/messages first, then jobs in creation order, then user tasks (answered by
-        `answer_task`, default: no variables), then the next due timer."""
+        `answer_task`, default: no variables), then the next due timer. Children of call
+        activities are worked too, parent before child (`family()`)."""
         for _ in range(max_steps):
-            self.deliver()
+            for sim in self.family():
+                sim.deliver()
             if not self.active:
                 break
-            jobs = [j for j in self.jobs.values()
-                    if j.kind in JOB_KINDS and j.job_id not in self.failed_jobs]
-            if jobs:
-                self.work_job(min(jobs, key=lambda j: j.job_id))
+            live = [sim for sim in self.family() if sim.active]
+            for sim in live:
+                sim.now = max(sim.now, self.now)
+            if self._work_one(live, answer_task):
                 continue
-            if self.tasks:
-                task = min(self.tasks.values(), key=lambda t: t.task_id)
-                answer = answer_task(task) if answer_task else {}
-                self.send(tr.TaskCompleted(task.task_id, dict(answer)))
-                continue
-            if timers and self.fire_next_timer() is not None:
+            timed = [(j.due or sim.now, j.job_id, n) for n, sim in enumerate(live)
+                     for j in sim.jobs.values() if j.kind == "timer"]
+            if timers and timed:
+                live[min(timed)[2]].fire_next_timer()
                 continue
             break
         return self
+
+    @staticmethod
+    def _work_one(live: list[Simulation], answer_task: TaskAnswer | None) -> bool:
+        for sim in live:
+            jobs = [j for j in sim.jobs.values()
+                    if j.kind in JOB_KINDS and j.job_id not in sim.failed_jobs]
+            if jobs:
+                sim.work_job(min(jobs, key=lambda j: j.job_id))
+                return True
+        for sim in live:
+            if sim.tasks:
+                task = min(sim.tasks.values(), key=lambda t: t.task_id)
+                answer = answer_task(task) if answer_task else {}
+                sim.send(tr.TaskCompleted(task.task_id, dict(answer)))
+                return True
+        return False
+
+    # -- call activities
+
+    def depth(self) -> int:
+        """How many callers are above this instance."""
+        return 0 if self.parent is None else self.parent.depth() + 1
+
+    def family(self) -> list[Simulation]:
+        """This instance and its children, depth first, each child in the order started."""
+        out = [self]
+        for child in self.children.values():
+            out.extend(child.family())
+        return out
+
+    def _calls(self, step: Step) -> Step:
+        """What the shell does after a step is written: start and cancel children, and tell
+        the caller that this (child) instance completed or threw an error/escalation out."""
+        from engine.runtime.machine import NoDefaultStart
+
+        for effect in step.effects:
+            if isinstance(effect, fx.StartCallActivity):
+                if self.state is None or effect.call_id not in self.state.waits:
+                    continue  # a later step already interrupted the call activity
+                if self.depth() >= MAX_CALL_DEPTH:
+                    self.send(tr.ChildFailed(effect.call_id, None, "call activities nested "
+                                             f"deeper than {MAX_CALL_DEPTH}", "incident"))
+                    continue
+                compiled = self.resolve(effect.called_element) if self.resolve else None
+                if compiled is None:
+                    self.send(tr.ChildFailed(effect.call_id, None, "no deployed process "
+                                             f"{effect.called_element!r} to call",
+                                             "incident"))
+                    continue
+                child = Simulation(compiled, self.now, self.roundtrip, self.services,
+                                   resolve=self.resolve, parent=self)
+                self.children[effect.call_id] = child
+                try:
+                    child.start(effect.variables, business_key=effect.business_key,
+                                call=effect.call_id)
+                except NoDefaultStart as exc:
+                    del self.children[effect.call_id]
+                    self.send(tr.ChildFailed(effect.call_id, None, str(exc), "incident"))
+            elif isinstance(effect, fx.CancelCallActivity):
+                called = self.children.get(effect.call_id)
+                if called is not None and called.active:
+                    called.now = self.now
+                    called.send(tr.Cancel("call activity cancelled"))
+            elif self.parent is not None and self.state is not None \
+                    and self.state.call is not None:
+                self._tell_parent(effect, self.state.call, self.parent)
+        return step
+
+    def _tell_parent(self, effect: fx.Effect, call: int, parent: Simulation) -> None:
+        if isinstance(effect, fx.Completed):
+            trigger: tr.Trigger = tr.ChildCompleted(call, self.variables)
+        elif isinstance(effect, fx.ErrorThrownOut):
+            trigger = tr.ChildFailed(call, effect.code, effect.message or "", "error")
+        elif isinstance(effect, fx.EscalationThrownOut):
+            trigger = tr.ChildFailed(call, effect.code, "", "escalation")
+        else:
+            return
+        parent.now = max(parent.now, self.now)
+        parent.send(trigger)
 
     # -- reading
 

@@ -33,6 +33,7 @@ TIMER = "timer"
 MESSAGE = "message"
 SIGNAL = "signal"
 CONDITION = "condition"  # a conditional event: evaluated by the runtime, no row outside
+CALL = "call"  # a call activity waits for its child instance (its id is the call id)
 OWN = "own"  # the token's own node waits (user task, receive task, catch event, job)
 BOUNDARY = "boundary"  # a boundary event of the activity the token stands on
 GATEWAY = "gateway"  # an event after the event-based gateway the token stands on
@@ -90,10 +91,17 @@ class ScopeInstance:
     variables: dict[str, object] = field(default_factory=dict)
     tokens: dict[int, None] = field(default_factory=dict)  # index, rebuilt on load
     waits: list[int] = field(default_factory=list)  # its event subprocesses' start events
+    # Compensation (engine/runtime/compensation.py): "done" lists the completed activity
+    # instances of this scope instance that have a compensation handler; a compensation
+    # run also holds "todo" (still to compensate), "then" and "cur". None: nothing yet.
+    compensation: dict[str, Any] | None = None
 
     def copy(self) -> ScopeInstance:
+        # The records inside are never changed in place, only the lists holding them.
+        comp = None if self.compensation is None else {
+            k: list(v) if isinstance(v, list) else v for k, v in self.compensation.items()}
         return ScopeInstance(self.id, self.element, self.parent, self.token,
-                             dict(self.variables), dict(self.tokens), list(self.waits))
+                             dict(self.variables), dict(self.tokens), list(self.waits), comp)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"i": self.id, "e": self.element}
@@ -104,12 +112,14 @@ class ScopeInstance:
             out["v"] = self.variables
         if self.waits:
             out["w"] = self.waits
+        if self.compensation:
+            out["cp"] = self.compensation
         return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ScopeInstance:
         return cls(d["i"], d["e"], d.get("p"), d.get("t"), dict(d.get("v", {})), {},
-                   list(d.get("w", ())))
+                   list(d.get("w", ())), d.get("cp"))
 
 
 @dataclass(slots=True)
@@ -168,6 +178,9 @@ class InstanceState:
     tokens: dict[int, Token] = field(default_factory=dict)
     scopes: dict[int, ScopeInstance] = field(default_factory=dict)
     waits: dict[int, Wait] = field(default_factory=dict)
+    # Set when a call activity started this instance: the call id in the caller. A BPMN
+    # error or escalation nothing here catches is then thrown out to the caller.
+    call: int | None = None
 
     def allocate(self) -> int:
         """Ids of tokens, scope instances, tasks, jobs and subscriptions: one counter, so
@@ -196,7 +209,7 @@ class InstanceState:
             self.process_id, self.status, self.business_key, self.next_id,
             {k: t.copy() for k, t in self.tokens.items()},
             {k: s.copy() for k, s in self.scopes.items()},
-            {k: w.copy() for k, w in self.waits.items()})
+            {k: w.copy() for k, w in self.waits.items()}, self.call)
 
     def to_json(self) -> dict[str, Any]:
         """Compact JSON-compatible dict; `InstanceState.from_json` reads it back losslessly."""
@@ -204,6 +217,8 @@ class InstanceState:
                                "n": self.next_id}
         if self.business_key is not None:
             out["bk"] = self.business_key
+        if self.call is not None:
+            out["cl"] = self.call
         out["s"] = [s.to_json() for s in self.scopes.values()]
         if self.tokens:
             out["t"] = [t.to_json() for t in self.tokens.values()]
@@ -215,7 +230,7 @@ class InstanceState:
     def from_json(cls, d: dict[str, Any]) -> InstanceState:
         if d.get("v") != FORMAT_VERSION:
             raise ValueError(f"unknown instance state format {d.get('v')!r}")
-        state = cls(d["p"], d.get("st", ACTIVE), d.get("bk"), d["n"])
+        state = cls(d["p"], d.get("st", ACTIVE), d.get("bk"), d["n"], call=d.get("cl"))
         for raw in d.get("s", ()):
             scope = ScopeInstance.from_json(raw)
             state.scopes[scope.id] = scope

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bpmn import diagnostics as diag
 from bpmn import model as m
 from bpmn.timers import is_expression
+from engine.runtime import compensation
 from engine.runtime.compile import CompiledProcess, CompileError, compile_process
 
 _Refuse = Callable[[m.FlowNode, str], None]
@@ -17,20 +18,21 @@ IGNORED = "runtime.ignored"
 # Triggers the runtime runs, per kind of event. Anything else is refused.
 _START = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL}
 _END = {m.Trigger.NONE, m.Trigger.TERMINATE, m.Trigger.ERROR, m.Trigger.ESCALATION,
-        m.Trigger.MESSAGE, m.Trigger.SIGNAL}
+        m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.COMPENSATE, m.Trigger.CANCEL}
 _CATCH = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.LINK,
           m.Trigger.CONDITIONAL}
 _THROW = {m.Trigger.NONE, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ESCALATION,
-          m.Trigger.LINK}
+          m.Trigger.LINK, m.Trigger.COMPENSATE}
 _BOUNDARY = {m.Trigger.TIMER, m.Trigger.MESSAGE, m.Trigger.SIGNAL, m.Trigger.ERROR,
-             m.Trigger.ESCALATION, m.Trigger.CONDITIONAL}
+             m.Trigger.ESCALATION, m.Trigger.CONDITIONAL, m.Trigger.COMPENSATE,
+             m.Trigger.CANCEL}
 _ALLOWED: dict[type[m.Event], set[m.Trigger]] = {
     m.StartEvent: _START, m.EndEvent: _END, m.IntermediateCatchEvent: _CATCH,
     m.IntermediateThrowEvent: _THROW, m.BoundaryEvent: _BOUNDARY,
 }
 # Start events of an event subprocess (BPMN 2.0.2 §10.3.5, Table 10.84).
 _EVENT_SUB_START = {m.Trigger.MESSAGE, m.Trigger.TIMER, m.Trigger.SIGNAL, m.Trigger.ERROR,
-                    m.Trigger.ESCALATION, m.Trigger.CONDITIONAL}
+                    m.Trigger.ESCALATION, m.Trigger.CONDITIONAL, m.Trigger.COMPENSATE}
 _EVENT_WORDS = {"startEvent": "start event", "endEvent": "end event",
                 "intermediateCatchEvent": "intermediate catch event",
                 "intermediateThrowEvent": "intermediate throw event",
@@ -70,16 +72,23 @@ def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagno
         if node.ext.listeners:
             found.append(diag.warning(IGNORED, "execution/task listeners are recorded but not "
                                       "run", node.id, node.line))
+        if isinstance(node, m.Event) and any(
+                isinstance(d, m.CompensateEventDefinition) and not d.wait_for_completion
+                for d in node.definitions):
+            # Camunda 7 always waits for the handlers; so do we (BPMN 2.0.2 §10.5.4 would
+            # let the thrower go on at once).
+            found.append(diag.warning(IGNORED, "waitForCompletion=\"false\" is ignored: the "
+                                      "thrower waits for the compensation handlers",
+                                      node.id, node.line))
+    compensation.check(process, refuse)
     return found
 
 
 def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
     if isinstance(node, m.Activity):
         _check_loop(node, refuse)
-        if node.is_for_compensation:
-            refuse(node, "a compensation handler")
     if isinstance(node, m.Transaction):
-        refuse(node, "a transaction subprocess")
+        pass  # runs as an embedded subprocess; cancel events: compensation.check
     elif isinstance(node, m.AdHocSubProcess):
         refuse(node, "an ad-hoc subprocess")
     elif isinstance(node, m.SubProcess) and node.triggered_by_event:
@@ -90,8 +99,8 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
         if node.ext.async_before:
             # It starts from its start event's trigger, never from an arriving token.
             refuse(node, "asyncBefore on an event subprocess")
-    elif isinstance(node, m.CallActivity):
-        refuse(node, "a call activity")
+    elif isinstance(node, m.CallActivity) and not (node.called_element or "").strip():
+        refuse(node, "a call activity without a called element")
     elif isinstance(node, m.EventBasedGateway) and node.instantiate:
         refuse(node, "an instantiating event-based gateway")
     elif isinstance(node, m.ReceiveTask) and node.instantiate:
@@ -148,7 +157,7 @@ _KNOWN_KINDS = frozenset({
     "businessRuleTask", "receiveTask", "subProcess", "exclusiveGateway", "inclusiveGateway",
     "parallelGateway", "eventBasedGateway", "complexGateway", "startEvent", "endEvent",
     "intermediateCatchEvent",
-    "intermediateThrowEvent", "boundaryEvent",
+    "intermediateThrowEvent", "boundaryEvent", "callActivity",
 })
 
 

@@ -65,5 +65,26 @@ class Cancel:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ChildCompleted:
+    """The child instance of the call activity wait `call_id` completed; `variables` are
+    its process (root scope) variables, for the out mappings."""
+
+    call_id: int
+    variables: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFailed:
+    """The child of call `call_id` threw out a BPMN error (kind "error"; the child has
+    ended) or an escalation (kind "escalation"; the child goes on), or could not be started
+    at all (kind "incident": the called process is not deployed)."""
+
+    call_id: int
+    error_code: str | None = None
+    message: str = ""
+    kind: str = "error"
+
+
 Trigger = (TaskCompleted | TimerFired | MessageReceived | SignalReceived | JobDone | JobFailed
-           | Cancel)
+           | Cancel | ChildCompleted | ChildFailed)

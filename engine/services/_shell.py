@@ -3,7 +3,9 @@
 Services lock the instance (engine.locks), then call `run_trigger` or `start_instance`
 here. A step's effects are applied in the order the runtime emitted them: user task, job
 and subscription rows are created or removed, Audit effects become one batch on the
-instance's audit chain, and the new state is saved with `revision` + 1. Signals and
+instance's audit chain, and the new state is saved with `revision` + 1. Call activities
+are run next (`_run_calls`): child instances are started, cancelled, and their end is
+told to the caller, all in the same transaction. Signals and
 messages the step threw (ThrowSignal, SendMessage) are delivered afterwards, in the same
 transaction, in the order they were thrown, each delivery one step of its target; a chain
 of deliveries deeper than MAX_DELIVERY_DEPTH is refused (DeliveryTooDeep) so two
@@ -37,6 +39,7 @@ from engine.models import (
     UserTaskCandidateGroup,
     instance_chain,
 )
+from engine.runtime.call_activity import MAX_CALL_DEPTH
 from engine.runtime.variables import VariableError, to_json_value
 from engine.status import (
     USER_TASK_ACTIVE,
@@ -218,8 +221,11 @@ def start_instance(
     start_event_id: str | None = None,
     idempotency_key: str | None = None,
     depth: int = 0,
+    parent: ProcessInstance | None = None,
+    call_id: int | None = None,
 ) -> tuple[ProcessInstance, bool]:
-    """Create an instance of `definition` and run it until it rests. (instance, created)."""
+    """Create an instance of `definition` and run it until it rests. (instance, created).
+    With `parent` and `call_id` it is the child instance of that call activity."""
     if idempotency_key is not None:
         existing = ProcessInstance.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -230,7 +236,7 @@ def start_instance(
     # inserted once, with the state the step left, instead of inserted and then updated.
     try:
         step = runtime.start(compiled, values, now=now, start_event_id=start_event_id,
-                             business_key=business_key)
+                             business_key=business_key, call=call_id)
     except runtime.NoDefaultStart as exc:
         raise NoStartEvent(str(exc)) from exc
     except VariableError as exc:
@@ -244,6 +250,7 @@ def start_instance(
         started_by_id=actor.pk if actor is not None else None,
         started_at=now,
         idempotency_key=idempotency_key,
+        parent_instance=parent,
     )
     target = _ended_status(step.state)
     if target is not None:
@@ -262,7 +269,15 @@ def start_instance(
     entries, outbox = _apply_effects(instance, step, now=now, actor=actor, job=None)
     if target is not None:
         _remove_leftovers(instance)
+    if parent is not None:
+        # The child's chain begins by naming its caller; the caller's chain names the child.
+        entries.insert(0, AuditEntry(
+            kind="called by", at=now, actor=actor, instance_id=instance.pk,
+            element_id=definition.key,
+            data={"parent_instance": parent.pk, "call": call_id},
+        ))
     audit_append_many(instance_chain(instance.pk), entries, new_chain=True)
+    _run_calls(instance, step, now=now, actor=actor, depth=depth)
     for item in outbox:
         _deliver(instance, item, now=now, actor=actor, depth=depth + 1)
     return instance, True
@@ -337,6 +352,7 @@ def apply_step(
     _settle_status(instance, step.state, now)
     save_instance(instance, step.state)
     audit_append_many(instance_chain(instance.pk), entries)
+    _run_calls(instance, step, now=now, actor=actor, depth=depth)
     for item in outbox:
         _deliver(instance, item, now=now, actor=actor, depth=depth + 1)
 
@@ -471,6 +487,127 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
         UserTaskCandidateGroup.objects.bulk_create(
             [UserTaskCandidateGroup(task=task, group_name=name) for name in groups]
         )
+
+
+# --- Call activities -------------------------------------------------------------------
+#
+# Lock order: a caller before its children. `locks.lock_instance` locks every ancestor of
+# an instance (root first) before the instance itself, and a parent's id is always smaller
+# than its children's, so "ascending id" and "caller first" are one order. A child's end
+# is told to its caller in the same transaction (the caller is already locked); a caller
+# cancels and starts its children while holding its own lock.
+
+
+def _run_calls(instance: ProcessInstance, step: runtime.Step, *, now: datetime,
+               actor: AbstractBaseUser | None, depth: int) -> None:
+    """After a step is written: start and cancel the children it asked for, in order, and
+    when this instance is a child that completed or threw an error or escalation out,
+    tell its caller (ChildCompleted / ChildFailed)."""
+    for effect in step.effects:
+        if isinstance(effect, runtime.StartCallActivity):
+            _start_child(instance, effect, now=now, actor=actor, depth=depth)
+        elif isinstance(effect, runtime.CancelCallActivity):
+            _cancel_child(instance, effect.call_id, now=now, actor=actor, depth=depth)
+        elif isinstance(effect, runtime.Completed | runtime.ErrorThrownOut
+                        | runtime.EscalationThrownOut):
+            _tell_caller(instance, step.state, effect, now=now, actor=actor, depth=depth)
+
+
+def _called_definition(caller: ProcessInstance, effect: runtime.StartCallActivity
+                       ) -> ProcessDefinition | str:
+    """The definition to start, or why there is none. Bindings as in Camunda 7: latest
+    (default), deployment (the version deployed with the caller), version (a number)."""
+    rows = ProcessDefinition.objects.defer("bpmn_bytes").filter(key=effect.called_element)
+    if effect.binding == "deployment":
+        rows = rows.filter(deployment_id=caller.definition.deployment_id)
+    elif effect.binding == "version":
+        try:
+            rows = rows.filter(version=int(str(effect.version)))
+        except ValueError:
+            return f"called element version {effect.version!r} is not a number"
+    elif effect.binding not in ("latest", ""):
+        return f"called element binding {effect.binding!r} is not supported"
+    found = rows.order_by("-version").first()
+    if found is None:
+        return (f"no deployed process {effect.called_element!r} to call"
+                f" (binding {effect.binding})")
+    return found
+
+
+def _start_child(caller: ProcessInstance, effect: runtime.StartCallActivity, *,
+                 now: datetime, actor: AbstractBaseUser | None, depth: int) -> None:
+    caller.refresh_from_db(fields=["state", "revision", "status", "ended_at"])
+    if caller.status != InstanceStatus.RUNNING or effect.call_id not in load_state(caller).waits:
+        return  # a step of the caller run meanwhile interrupted this call activity
+    found: ProcessDefinition | str
+    if _callers_above(caller) >= MAX_CALL_DEPTH:
+        found = f"call activities nested deeper than {MAX_CALL_DEPTH}"
+    else:
+        found = _called_definition(caller, effect)
+    failure: str | None = found if isinstance(found, str) else None
+    child: ProcessInstance | None = None
+    if isinstance(found, ProcessDefinition):
+        try:
+            child, _ = start_instance(
+                definition=found, variables=effect.variables, business_key=effect.business_key,
+                actor=actor, now=now, depth=depth + 1, parent=caller, call_id=effect.call_id)
+        except NoStartEvent as exc:
+            failure = str(exc)
+    if child is not None:
+        audit_append_many(instance_chain(caller.pk), [AuditEntry(
+            kind="child started", at=now, actor=actor, instance_id=caller.pk,
+            element_id=effect.element_id,
+            data={"child_instance": child.pk, "call": effect.call_id,
+                  "process": found.key if isinstance(found, ProcessDefinition) else None,
+                  "version": found.version if isinstance(found, ProcessDefinition) else None},
+        )])
+    caller.refresh_from_db(fields=["state", "revision", "status", "ended_at"])
+    if failure is not None and caller.status == InstanceStatus.RUNNING:
+        # Not deployed (Camunda deploys callers and callees independently): an incident
+        # at the call activity, the token stays.
+        run_trigger(caller, runtime.ChildFailed(effect.call_id, None, failure, "incident"),
+                    now=now, actor=actor, depth=depth + 1)
+
+
+def _callers_above(instance: ProcessInstance) -> int:
+    count, parent = 0, instance.parent_instance_id
+    while parent is not None and count < MAX_CALL_DEPTH:
+        count += 1
+        parent = (ProcessInstance.objects.filter(pk=parent)
+                  .values_list("parent_instance_id", flat=True).first())
+    return count
+
+
+def _cancel_child(caller: ProcessInstance, call_id: int, *, now: datetime,
+                  actor: AbstractBaseUser | None, depth: int) -> None:
+    """Cancel the live child of call `call_id` (its own children follow, recursively)."""
+    children = ProcessInstance.objects.filter(
+        parent_instance=caller, status__in=(InstanceStatus.RUNNING, InstanceStatus.SUSPENDED),
+        state__cl=call_id,
+    ).values_list("pk", flat=True)
+    for child_id in list(children):
+        child = locks.lock_instance(child_id)
+        if child.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
+            continue
+        run_trigger(child, runtime.Cancel("call activity cancelled"), now=now, actor=actor,
+                    depth=depth + 1, allow_suspended=True)
+
+
+def _tell_caller(child: ProcessInstance, state: runtime.InstanceState,
+                 effect: runtime.Completed | runtime.ErrorThrownOut
+                 | runtime.EscalationThrownOut, *, now: datetime,
+                 actor: AbstractBaseUser | None, depth: int) -> None:
+    if child.parent_instance_id is None or state.call is None:
+        return
+    caller = locks.lock_instance(child.parent_instance_id)  # held already: lock order
+    trigger: runtime.Trigger
+    if isinstance(effect, runtime.Completed):
+        trigger = runtime.ChildCompleted(state.call, dict(state.variables))
+    elif isinstance(effect, runtime.ErrorThrownOut):
+        trigger = runtime.ChildFailed(state.call, effect.code, effect.message or "", "error")
+    else:
+        trigger = runtime.ChildFailed(state.call, effect.code, "", "escalation")
+    run_trigger(caller, trigger, now=now, actor=actor, depth=depth + 1)
 
 
 # --- Delivering thrown signals and messages ------------------------------------------

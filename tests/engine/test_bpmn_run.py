@@ -149,8 +149,8 @@ steps:
 
 def test_a_model_the_engine_cannot_run_is_refused_with_element_and_line(tmp_path):
     with pytest.raises(CommandError) as error:
-        run(tmp_path, HERE / "call_activity.bpmn", None)
-    assert "call_activity.bpmn:5: call_child: runtime.unsupported: a call activity" in str(
+        run(tmp_path, HERE / "unsupported_ad_hoc.bpmn", None)
+    assert "unsupported_ad_hoc.bpmn:5: free: runtime.unsupported: an ad-hoc subprocess" in str(
         error.value)
 
 
@@ -228,10 +228,15 @@ steps:
 
 def _without_times(steps):
     """Task creation instants differ (the database stamps rows); everything else must not."""
+    def strip(snap):
+        for task in snap["open_tasks"]:
+            task.pop("created")
+        for child in snap["children"]:
+            strip(child)
+
     for step in steps:
         for snap in step["instances"].values():
-            for task in snap["open_tasks"]:
-                task.pop("created")
+            strip(snap)
     return steps
 
 
@@ -251,12 +256,58 @@ steps:
 """
 
 
+CALL_APPROVED = """
+variables: {amount: 10}
+business_key: B-1
+services:
+  check: [{result: {checked: true}}]
+steps:
+  - expect: {open_tasks: {follow_up: 1}}
+  - complete: decide
+    variables: {decision: "yes"}
+  - expect: {open_tasks: [follow_up], variables: {amount: 10, decision: "yes"}, visited: [call_child]}
+  - complete: follow_up
+  - expect: {completed: true}
+"""
+
+CALL_REJECTED = """
+variables: {amount: 10}
+services:
+  check: [{result: {checked: true}}]
+steps:
+  - complete: decide
+    variables: {decision: "no"}
+  - expect: {open_tasks: [follow_up, handle_rejection], variables: {code: REJECTED}, cancelled: [call_child]}
+  - complete: handle_rejection
+  - complete: follow_up
+  - expect: {completed: true}
+"""
+
+
+def test_children_of_call_activities_appear_in_the_callers_snapshot(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_text("process: parent\n" + CALL_APPROVED, encoding="utf-8")
+    code, out, err = run(tmp_path, HERE / "call_activity.bpmn", None, "--json",
+                         "--scenario", str(path))
+    assert code == 0, err
+    steps = json.loads(out)["steps"]
+    (child,) = steps[0]["instances"]["main"]["children"]
+    assert child["process"] == "child" and child["variables"] == {"amount": 10,
+                                                                   "checked": True}
+    assert [t["id"] for t in child["open_tasks"]] == ["decide"]
+    (done,) = steps[-1]["instances"]["main"]["children"]
+    assert done["completed"] is True and done["visited"] == ["check", "decide"]
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("model", "process", "text"), [
     (ORDER, "order", ORDER_SCENARIO),
     (HERE / "async_and_event_subprocess.bpmn", "claim", CLAIM_SCENARIO),
     (HERE / "async_and_event_subprocess.bpmn", "claim", CLAIM_CANCELLED),
-], ids=["timers-messages-services", "async-and-event-subprocess", "interrupting-event-subprocess"])
+    (HERE / "call_activity.bpmn", "parent", CALL_APPROVED),
+    (HERE / "call_activity.bpmn", "parent", CALL_REJECTED),
+], ids=["timers-messages-services", "async-and-event-subprocess", "interrupting-event-subprocess",
+        "call-activity", "call-activity-error"])
 def test_the_database_path_and_the_engine_only_path_agree_step_by_step(model, process, text):
     from bpmn.loader import load_model
     from engine.scenario_db import DatabaseRun

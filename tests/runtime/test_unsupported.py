@@ -14,16 +14,27 @@ CASES = {
                                       'isSequential="true"/></task>',
     # BPMN 2.0.2 13.2.7: a loop without a condition "cannot be formally executed".
     "standard loop without a condition": '<task id="x"><standardLoopCharacteristics/></task>',
-    "call activity": '<callActivity id="x" calledElement="other"/>',
-    "transaction": '<transaction id="x"><startEvent id="ts"/></transaction>',
+    "call activity without a called element": '<callActivity id="x"/>',
     "ad-hoc": '<adHocSubProcess id="x"><task id="in"/></adHocSubProcess>',
     # A process-level conditional start needs the shell to evaluate it outside instances.
     "conditional start": '<startEvent id="x"><conditionalEventDefinition>'
                          '<condition>${a}</condition></conditionalEventDefinition>'
                          '</startEvent>',
-    "compensation throw": '<intermediateThrowEvent id="x"><compensateEventDefinition/>'
-                          '</intermediateThrowEvent>',
-    "cancel end": '<endEvent id="x"><cancelEventDefinition/></endEvent>',
+    # BPMN 2.0.2 10.5.3: a cancel end event is used only directly inside a transaction.
+    "cancel end outside a transaction": '<endEvent id="x"><cancelEventDefinition/></endEvent>',
+    "cancel boundary on a plain task": '<boundaryEvent id="x" attachedToRef="t">'
+                                       '<cancelEventDefinition/></boundaryEvent><task id="t"/>',
+    "compensation boundary without a handler": '<boundaryEvent id="x" attachedToRef="t">'
+                                               '<compensateEventDefinition/></boundaryEvent>'
+                                               '<task id="t"/>',
+    "compensation handler with a loop": (
+        '<task id="x" isForCompensation="true"><multiInstanceLoopCharacteristics>'
+        '<loopCardinality>2</loopCardinality></multiInstanceLoopCharacteristics></task>'
+        '<boundaryEvent id="b" attachedToRef="t"><compensateEventDefinition/></boundaryEvent>'
+        '<task id="t"/><association id="as" sourceRef="b" targetRef="x"/>'),
+    "compensation activityRef in another scope": (
+        '<intermediateThrowEvent id="x"><compensateEventDefinition activityRef="in"/>'
+        '</intermediateThrowEvent><subProcess id="sp"><task id="in"/></subProcess>'),
     "message start in subprocess": '<subProcess id="sp"><startEvent id="x">'
                                    '<messageEventDefinition/></startEvent></subProcess>',
 }
