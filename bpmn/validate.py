@@ -108,7 +108,10 @@ def validate(definitions: Definitions) -> list[diag.Diagnostic]:
 
 
 def _check_process(c: _Checker, process: Process) -> None:
-    starts = [n for n in process.scope.nodes.values() if isinstance(n, StartEvent)]
+    starts = [n for n in process.scope.nodes.values() if isinstance(n, StartEvent)
+              # §10.5.6 / §13.4.5: an instantiating receive task or event-based gateway
+              # starts the process instead (§14.4.1 allows no start event then).
+              or (isinstance(n, ReceiveTask | EventBasedGateway) and n.instantiate)]
     if not starts and process.scope.nodes:
         c.report("process.no-start-event",
                  f"process {process.id!r} has no start event, so it cannot be started",

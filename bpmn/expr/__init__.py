@@ -14,7 +14,7 @@ from datetime import datetime
 
 from .dialect import Dialect
 from .errors import MAX_NESTING, MAX_TEXT_LENGTH, EvaluationError, ExpressionError, LimitExceeded
-from .evaluator import Evaluator
+from .evaluator import Evaluator, compiled
 from .nodes import Call, ContextExpr, Index, Iteration, Literal, MethodCall, Name, Node, children
 from .parser import parse_template, parse_tokens, tree_depth
 from .script import Script, parse_script, run_script, script_dialect
@@ -109,6 +109,9 @@ def evaluate(
     """Evaluate a parsed expression; `now` is the clock for now()/today(). Raises
     EvaluationError (LimitExceeded, a subclass, when a sandbox limit is hit)."""
     try:
+        fn = compiled(expr.node, expr.dialect)
+        if fn is not None:
+            return fn(variables)
         return Evaluator(expr.dialect, variables, now).run(expr.node)
     except EvaluationError:
         raise

@@ -511,3 +511,196 @@ _HANDLERS: dict[type[Node], Callable[[Evaluator, Node], object]] = {
     Call: Evaluator._call,  # type: ignore[dict-item]
     MethodCall: Evaluator._method_call,  # type: ignore[dict-item]
 }
+
+
+# ---------------------------------------------------------------------- compiled closures
+#
+# The common expressions (names, literals, operators, `.` access, `?:`) are compiled once
+# into a tree of Python closures that does exactly what Evaluator does for them, without
+# the per-node dispatch. Anything else (calls, iteration, contexts, indexing...) is run by
+# the Evaluator. The step budget cannot be reached by a compiled tree: it has one step per
+# node and a text of at most MAX_TEXT_LENGTH characters has far fewer than MAX_STEPS nodes.
+
+Compiled = Callable[[Mapping[str, object]], object]
+_COMPILED: dict[int, tuple[Node, Dialect, Compiled | None]] = {}
+_COMPILED_MAX = 4096
+_COMPARISONS = frozenset(("==", "!=", "<", ">", "<=", ">="))
+
+
+def compiled(node: Node, dialect: Dialect) -> Compiled | None:
+    """The closure for `node` in `dialect`, or None when the Evaluator must run it. Cached
+    per node object (the entry holds the node, so its id cannot be reused meanwhile)."""
+    entry = _COMPILED.get(id(node))
+    if entry is not None and entry[0] is node and entry[1] is dialect:
+        return entry[2]
+    try:
+        fn: Compiled | None = _compile(node, dialect, Evaluator(dialect, {}, None))
+    except _Unsupported:
+        fn = None
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[id(node)] = (node, dialect, fn)
+    return fn
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _compile(node: Node, dialect: Dialect, helper: Evaluator) -> Compiled:
+    fn = _compile_plain(node, dialect, helper)
+    if dialect is not Dialect.FEEL:
+        return fn
+
+    def lenient(variables: Mapping[str, object]) -> object:
+        try:
+            return fn(variables)
+        except SoftError:
+            return None  # FEEL: a type error yields null
+
+    return lenient
+
+
+def _compile_plain(node: Node, dialect: Dialect, helper: Evaluator) -> Compiled:
+    kind = type(node)
+    if kind is Literal:
+        constant = node.value  # type: ignore[attr-defined]
+        return lambda variables: constant
+    if kind is Name:
+        name = node.name  # type: ignore[attr-defined]
+        feel = dialect is Dialect.FEEL
+
+        def load(variables: Mapping[str, object]) -> object:
+            if name in variables:
+                return variables[name]
+            if feel:
+                return None
+            raise EvaluationError(f"unknown variable '{name}'")
+
+        return load
+    if kind is Binary:
+        return _compile_binary(node, dialect, helper)  # type: ignore[arg-type]
+    if kind is Logical:
+        return _compile_logical(node, dialect, helper)  # type: ignore[arg-type]
+    if kind is Unary:
+        return _compile_unary(node, dialect, helper)  # type: ignore[arg-type]
+    if kind is Member:
+        obj = _compile(node.obj, dialect, helper)  # type: ignore[attr-defined]
+        member_name = node.name  # type: ignore[attr-defined]
+        member = helper.member
+        return lambda variables: member(obj(variables), member_name)
+    if kind is Conditional:
+        test = _compile(node.test, dialect, helper)  # type: ignore[attr-defined]
+        then = _compile(node.then, dialect, helper)  # type: ignore[attr-defined]
+        otherwise = _compile(node.otherwise, dialect, helper)  # type: ignore[attr-defined]
+        if dialect is Dialect.JUEL:
+            return lambda v: then(v) if juel_bool(test(v)) else otherwise(v)
+        if dialect is Dialect.PYTHON:
+            return lambda v: then(v) if truthy(test(v)) else otherwise(v)
+        return lambda v: then(v) if test(v) is True else otherwise(v)
+    if kind is Template:
+        parts = [_compile(part, dialect, helper) for part in node.parts]  # type: ignore[attr-defined]
+
+        def template(variables: Mapping[str, object]) -> object:
+            out: list[str] = []
+            size = 0
+            for part in parts:
+                text = juel_string(part(variables))
+                size += len(text)
+                if size > MAX_SIZE:
+                    raise LimitExceeded(f"result too large (over {MAX_SIZE:,} characters)")
+                out.append(text)
+            return "".join(out)
+
+        return template
+    raise _Unsupported
+
+
+def _compile_binary(node: Binary, dialect: Dialect, helper: Evaluator) -> Compiled:
+    op = node.op
+    left = _compile(node.left, dialect, helper)
+    right = _compile(node.right, dialect, helper)
+    if op in _COMPARISONS:
+        return lambda v: compare_any(op, left(v), right(v), dialect)
+    if op in ("in", "not in"):
+        inside = op == "in"
+
+        def contains(v: Mapping[str, object]) -> object:
+            item = left(v)
+            return python_contains(right(v), item) is inside
+
+        return contains
+    if op in ("is", "is not"):
+        positive = op == "is"
+
+        def identity(v: Mapping[str, object]) -> object:
+            a, b = left(v), right(v)
+            same = type(a) is type(b) and a == b
+            return same if positive else not same
+
+        return identity
+    return lambda v: arithmetic(op, left(v), right(v), dialect)
+
+
+def _compile_logical(node: Logical, dialect: Dialect, helper: Evaluator) -> Compiled:
+    left = _compile(node.left, dialect, helper)
+    right = _compile(node.right, dialect, helper)
+    conjunction = node.op == "and"
+    if dialect is Dialect.PYTHON:
+        if conjunction:
+            def python_and(v: Mapping[str, object]) -> object:
+                first = left(v)
+                return right(v) if truthy(first) else first
+
+            return python_and
+
+        def python_or(v: Mapping[str, object]) -> object:
+            first = left(v)
+            return first if truthy(first) else right(v)
+
+        return python_or
+    if dialect is Dialect.JUEL:
+        if conjunction:
+            return lambda v: juel_bool(left(v)) and juel_bool(right(v))
+        return lambda v: juel_bool(left(v)) or juel_bool(right(v))
+    stop = not conjunction
+
+    def feel_logic(v: Mapping[str, object]) -> object:
+        first = left(v)
+        if first is stop:
+            return stop
+        second = right(v)
+        if second is stop:
+            return stop
+        if first is (not stop) and second is (not stop):
+            return not stop
+        return None
+
+    return feel_logic
+
+
+def _compile_unary(node: Unary, dialect: Dialect, helper: Evaluator) -> Compiled:
+    operand = _compile(node.operand, dialect, helper)
+    op = node.op
+    if op == "neg":
+        return lambda v: negate(operand(v), dialect)
+    if op == "pos":
+        if dialect is Dialect.JUEL:
+            return lambda v: negate(negate(operand(v), dialect), dialect)
+
+        def positive(v: Mapping[str, object]) -> object:
+            value = operand(v)
+            if not is_number(value):
+                raise SoftError(f"bad operand type for unary +: {category(value)}")
+            return value
+
+        return positive
+    if op == "empty":
+        def empty(v: Mapping[str, object]) -> object:
+            value = operand(v)
+            return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+        return empty
+    if dialect is Dialect.JUEL:
+        return lambda v: not juel_bool(operand(v))
+    return lambda v: not truthy(operand(v))

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from .dialect import Dialect
 from .errors import MAX_TEXT_LENGTH, EvaluationError, ExpressionError
-from .evaluator import Evaluator
+from .evaluator import Evaluator, compiled
 from .nodes import Literal, MethodCall, Name, Node
 from .operators import arithmetic
 from .parser import Parser
@@ -133,9 +133,12 @@ def run_script(
     scope: dict[str, object] = dict(variables)
     changed: dict[str, object] = {}
     for statement in script.statements:
-        evaluator = Evaluator(script.dialect, scope, now)
         try:
-            value = evaluator.run(statement.value)
+            fn = compiled(statement.value, script.dialect)
+            if fn is not None:
+                value = fn(scope)
+            else:
+                value = Evaluator(script.dialect, scope, now).run(statement.value)
             if statement.op != "=":
                 if statement.name not in scope:
                     raise EvaluationError(f"unknown variable '{statement.name}'")

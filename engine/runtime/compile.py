@@ -185,6 +185,9 @@ class Node:
     activation: Expression | None = None  # a complex gateway's activationCondition
     condition: Expression | None = None  # a conditional event's condition
     call: object | None = None  # a call activity's call_activity.CallPlan
+    # Several event definitions (engine/runtime/multiple.py): MultiplePlan on the event,
+    # PartOf on each of its synthetic per-definition part nodes.
+    multiple: object | None = None
 
     @property
     def name(self) -> str | None:
@@ -222,6 +225,8 @@ class CompiledProcess:
     event_starts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Compensation handlers, compensation event subprocesses and throws (None: none).
     compensation: CompensationIndex | None = None
+    # Ad-hoc subprocess id -> its adhoc.AdHocPlan (engine/runtime/adhoc.py).
+    adhoc: dict[str, object] = field(default_factory=dict)
 
     @property
     def starts(self) -> tuple[str, ...]:
@@ -253,23 +258,34 @@ def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProc
                         if isinstance(n, m.StartEvent) and n.trigger is m.Trigger.NONE)
     subscriptions: list[StartPoint] = []
     timers: list[StartPoint] = []
+    from engine.runtime.multiple import start_points
+
     for node in root.values():
         if not isinstance(node, m.StartEvent) or not node.definitions:
             continue
-        definition = node.definitions[0]
-        compiled = builder.nodes[node.id]
-        name = compiled.name_text.literal if compiled.name_text else None
-        if isinstance(definition, m.MessageEventDefinition | m.SignalEventDefinition):
-            subscriptions.append(StartPoint(node.id, str(definition.trigger),
-                                            None if name is None else str(name)))
-        elif isinstance(definition, m.TimerEventDefinition) and definition.kind is not None:
-            timers.append(StartPoint(node.id, "timer", timer_kind=definition.kind,
-                                     timer_text=definition.text.strip()))
+        # A multiple start event: one point per definition, all starting at the event.
+        for source, definition in start_points(builder.nodes, node):
+            compiled = builder.nodes[source]
+            name = compiled.name_text.literal if compiled.name_text else None
+            if isinstance(definition, m.MessageEventDefinition | m.SignalEventDefinition):
+                subscriptions.append(StartPoint(node.id, str(definition.trigger),
+                                                None if name is None else str(name)))
+            elif isinstance(definition, m.TimerEventDefinition) and \
+                    definition.kind is not None:
+                timers.append(StartPoint(node.id, "timer", timer_kind=definition.kind,
+                                         timer_text=definition.text.strip()))
+    from engine.runtime.adhoc import compile_plans
     from engine.runtime.compensation import build_index
+    from engine.runtime.instantiate import start_points as instantiating
 
+    subscriptions.extend(instantiating(builder.nodes, process))
+    adhoc = compile_plans(builder, process)
+    if builder.problems:
+        raise CompileError(builder.problems)
     return CompiledProcess(process.id, process.name, builder.nodes, none_starts,
                            tuple(subscriptions), tuple(timers), definitions,
-                           builder.event_starts, compensation=build_index(process))
+                           builder.event_starts, compensation=build_index(process),
+                           adhoc=adhoc)
 
 
 def _diag(message: str, element_id: str | None, line: int | None) -> Diagnostic:
@@ -460,6 +476,10 @@ class _Builder:
             from engine.runtime.call_activity import call_plan
 
             out.call = call_plan(self, node)
+        if isinstance(node, m.Event) and len(node.definitions) > 1:
+            from engine.runtime.multiple import expand
+
+            expand(self, node, out, scope_id, links)
         return out
 
     def loop(self, loop: m.LoopCharacteristics, node: m.FlowNode) -> LoopPlan:

@@ -53,11 +53,11 @@ def _viewer(run: Run, wait: st.Wait) -> st.Token | None:
 def recheck_conditions(run: Run) -> bool:
     """Evaluate every conditional wait once after a step that changed variables or armed
     one; fire those that turned true, in the order they were armed. True if one fired."""
+    if not run.conditions_due:
+        return False
     from engine.runtime.events import fire_wait
     from engine.runtime.machine import Stuck
 
-    if not run.conditions_due:
-        return False
     run.conditions_due = False
     fired = False
     for wait_id in sorted(w.id for w in run.state.waits.values() if w.kind == st.CONDITION):

@@ -126,6 +126,22 @@ class Audit:
     data: Mapping[str, object] = field(default_factory=dict)
 
 
+_new = object.__new__
+_set_kind = vars(Audit)["kind"].__set__
+_set_element = vars(Audit)["element_id"].__set__
+_set_data = vars(Audit)["data"].__set__
+
+
+def new_audit(kind: AuditKind, element_id: str | None, data: Mapping[str, object]) -> Audit:
+    """Audit(kind, element_id, data), built about twice as fast as the frozen dataclass's
+    own __init__ (which goes through object.__setattr__ for every field)."""
+    audit = _new(Audit)
+    _set_kind(audit, kind)
+    _set_element(audit, element_id)
+    _set_data(audit, data)
+    return audit
+
+
 @dataclass(frozen=True, slots=True)
 class Completed:
     """The process instance ended (every token consumed, or a terminate end event)."""

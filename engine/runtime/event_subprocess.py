@@ -58,7 +58,7 @@ def arm_scope(run: Run, scope: st.ScopeInstance) -> None:
 
     for start_id in run.compiled.event_starts.get(scope.element, ()):
         start = run.nodes[start_id]
-        if start.trigger in _ARMED:
+        if start.trigger in _ARMED or start.multiple is not None:
             arm_catch(run, _holder(scope, start_id), start, st.EVENT_SUB)
 
 

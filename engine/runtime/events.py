@@ -66,7 +66,11 @@ def throw_event(run: Run, token: st.Token, node: c.Node) -> None:
 
         throw(run, token, node, LEAVE)  # the token leaves when the handlers are done
         return
-    if trigger is Trigger.NONE:
+    if node.multiple is not None:
+        from engine.runtime.multiple import throw as throw_all
+
+        throw_all(run, token, node)  # every definition is thrown (§10.5.1)
+    elif trigger is Trigger.NONE:
         run.audit(fx.AuditKind.EVENT_PASSED, node.id, token=token.id, trigger="none")
     elif trigger is Trigger.ESCALATION:
         throw_escalation(run, token, node)
@@ -98,7 +102,11 @@ def end_event(run: Run, token: st.Token, node: c.Node) -> None:
         throw_error(run, token, node.code or c.ThrowCode(None, None), None,
                     from_activity=False)
         return
-    if trigger is Trigger.ESCALATION:
+    if node.multiple is not None:
+        from engine.runtime.multiple import throw as throw_all
+
+        throw_all(run, token, node)  # every definition is thrown (§10.5.1)
+    elif trigger is Trigger.ESCALATION:
         throw_escalation(run, token, node)
         if token.id not in run.state.tokens:
             return
@@ -140,6 +148,11 @@ def terminate(run: Run, token: st.Token, node: c.Node) -> None:
 
 def arm_catch(run: Run, token: st.Token, node: c.Node, role: str) -> None:
     """Create the wait for a catch event, a boundary event or a receive task."""
+    if node.multiple is not None:
+        from engine.runtime.multiple import arm
+
+        if arm(run, token, node, role):  # one wait per definition (§10.5.1)
+            return
     if node.trigger is Trigger.TIMER:
         arm_timer(run, token, node, role)
     elif node.trigger is Trigger.CONDITIONAL:
@@ -157,7 +170,7 @@ def arm_boundaries(run: Run, token: st.Token, node: c.Node) -> None:
     for boundary_id in node.boundaries:
         boundary = run.nodes[boundary_id]
         if boundary.trigger in (Trigger.TIMER, Trigger.MESSAGE, Trigger.SIGNAL,
-                                Trigger.CONDITIONAL):
+                                Trigger.CONDITIONAL) or boundary.multiple is not None:
             arm_catch(run, token, boundary, st.BOUNDARY)
 
 
@@ -216,6 +229,11 @@ def _schedule(run: Run, token: st.Token, element_id: str, role: str, spec: Timer
 
 def fire_wait(run: Run, wait: st.Wait, variables: Mapping[str, object], *, by_id: bool) -> None:
     """A timer, message or signal arrived for `wait`."""
+    if run.nodes[wait.element].multiple is not None:
+        from engine.runtime.multiple import fire_part
+
+        if fire_part(run, wait, variables, by_id=by_id):  # one of several definitions
+            return
     if wait.role == st.EVENT_SUB:
         from engine.runtime.event_subprocess import fire
 

@@ -16,8 +16,6 @@ def exclusive(run: Run, token: st.Token, node: c.Node) -> None:
     """Exclusive gateway: the first flow in document order whose condition holds wins (a
     flow without condition holds, as in Camunda 7); the default flow only when none holds;
     none and no default is an incident (BPMN 2.0.2 §13.3.2: "an exception is thrown")."""
-    from engine.runtime.machine import Stuck
-
     chosen: c.Flow | None = None
     for flow in node.outgoing:
         if flow.id != node.default and (flow.condition is None
@@ -27,6 +25,8 @@ def exclusive(run: Run, token: st.Token, node: c.Node) -> None:
     if chosen is None:
         chosen = next((f for f in node.outgoing if f.id == node.default), None)
     if chosen is None:
+        from engine.runtime.machine import Stuck
+
         raise Stuck(f"exclusive gateway {node.id!r}: no condition holds and there is no "
                     "default flow")
     run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[chosen.id], token=token.id)
@@ -36,13 +36,13 @@ def exclusive(run: Run, token: st.Token, node: c.Node) -> None:
 def _inclusive_split(run: Run, token: st.Token, node: c.Node) -> None:
     """Inclusive split: every flow whose condition holds (or has none); the default flow
     only when none holds; neither is an incident (BPMN 2.0.2 §13.3.3)."""
-    from engine.runtime.machine import Stuck
-
     taken = [f for f in node.outgoing if f.id != node.default and
              (f.condition is None or run.condition(f.condition, token))]
     if not taken:
         taken = [f for f in node.outgoing if f.id == node.default]
     if not taken:
+        from engine.runtime.machine import Stuck
+
         raise Stuck(f"inclusive gateway {node.id!r}: no condition holds and there is no "
                     "default flow")
     run.audit(fx.AuditKind.GATEWAY_TAKEN, node.id, flows=[f.id for f in taken],
@@ -191,6 +191,8 @@ def recheck_inclusive_joins(run: Run) -> bool:
         if scope is None:
             continue
         tokens = [run.state.tokens[i] for i in scope.tokens]
+        if not any(t.state == st.JOIN or t.state == st.RESET for t in tokens):
+            continue  # nothing waits at a join in this scope instance
         # Inclusive joins, and complex joins without an activationCondition (which join
         # like inclusive ones).
         joins = dict.fromkeys(

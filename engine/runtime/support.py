@@ -7,7 +7,7 @@ from collections.abc import Callable
 from bpmn import diagnostics as diag
 from bpmn import model as m
 from bpmn.timers import is_expression
-from engine.runtime import compensation
+from engine.runtime import compensation, multiple
 from engine.runtime.compile import CompiledProcess, CompileError, compile_process
 
 _Refuse = Callable[[m.FlowNode, str], None]
@@ -54,7 +54,9 @@ def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagno
                                 node.line))
 
     roots = process.scope.nodes.values()
-    if not any(isinstance(n, m.StartEvent) and n.trigger in _START for n in roots):
+    if not any(isinstance(n, m.StartEvent) and _startable(n) for n in roots) and not any(
+            isinstance(n, m.ReceiveTask | m.EventBasedGateway) and n.instantiate
+            for n in roots):
         found.append(diag.error(CODE, "the process has no start event this engine can start "
                                 "it from (none, message, timer or signal)", process.id,
                                 process.line))
@@ -81,6 +83,7 @@ def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagno
                                       "thrower waits for the compensation handlers",
                                       node.id, node.line))
     compensation.check(process, refuse)
+    _check_instantiating(process, refuse)
     return found
 
 
@@ -90,7 +93,7 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
     if isinstance(node, m.Transaction):
         pass  # runs as an embedded subprocess; cancel events: compensation.check
     elif isinstance(node, m.AdHocSubProcess):
-        refuse(node, "an ad-hoc subprocess")
+        _check_adhoc(node, refuse)
     elif isinstance(node, m.SubProcess) and node.triggered_by_event:
         starts = [n for n in node.scope.nodes.values() if isinstance(n, m.StartEvent)]
         if len(starts) != 1:
@@ -101,10 +104,6 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
             refuse(node, "asyncBefore on an event subprocess")
     elif isinstance(node, m.CallActivity) and not (node.called_element or "").strip():
         refuse(node, "a call activity without a called element")
-    elif isinstance(node, m.EventBasedGateway) and node.instantiate:
-        refuse(node, "an instantiating event-based gateway")
-    elif isinstance(node, m.ReceiveTask) and node.instantiate:
-        refuse(node, "an instantiating receive task")
     elif node.kind not in _KNOWN_KINDS:
         refuse(node, f"<{node.kind}>")
     if (node.ext.pre_script or node.ext.post_script) and not isinstance(node, m.Activity):
@@ -120,7 +119,10 @@ def _check_event_start(node: m.FlowNode, refuse: _Refuse) -> None:
         refuse(node, "asynchronous continuation on an event subprocess start event")
     if not isinstance(node, m.Event):
         return
-    if node.trigger not in _EVENT_SUB_START:
+    if node.trigger in (m.Trigger.MULTIPLE, m.Trigger.PARALLEL_MULTIPLE):
+        _check_definitions(node, multiple.CATCH_TRIGGERS, "an event subprocess start event",
+                           refuse)
+    elif node.trigger not in _EVENT_SUB_START:
         refuse(node, f"a {node.trigger} start event of an event subprocess")
 
 
@@ -143,13 +145,84 @@ def _check_event(node: m.Event, refuse: _Refuse, in_subprocess: bool) -> None:
     trigger = node.trigger
     word = _EVENT_WORDS.get(node.kind, node.kind)
     if trigger in (m.Trigger.MULTIPLE, m.Trigger.PARALLEL_MULTIPLE):
-        refuse(node, f"a {word} with several event definitions ({trigger})")
+        _check_multiple(node, word, refuse, in_subprocess)
         return
     allowed = _ALLOWED.get(type(node), set())
     if trigger not in allowed:
         refuse(node, f"a {trigger} {word}")
     elif in_subprocess and isinstance(node, m.StartEvent) and trigger is not m.Trigger.NONE:
         refuse(node, f"a {trigger} start event inside a subprocess")
+
+
+def _startable(node: m.StartEvent) -> bool:
+    if node.trigger is m.Trigger.MULTIPLE:
+        return all(d.trigger in multiple.START_TRIGGERS for d in node.definitions)
+    return node.trigger in _START
+
+
+def _check_definitions(node: m.Event, allowed: frozenset[m.Trigger], word: str,
+                       refuse: _Refuse) -> None:
+    for d in node.definitions:
+        if d.trigger not in allowed:
+            refuse(node, f"a {d.trigger} definition in a {word} with several event "
+                   "definitions")
+            return
+
+
+def _check_multiple(node: m.Event, word: str, refuse: _Refuse, in_subprocess: bool) -> None:
+    """Multiple / parallelMultiple events (BPMN 2.0.2 §10.5.1; engine/runtime/multiple.py)."""
+    trigger = node.trigger
+    if isinstance(node, m.StartEvent):
+        if in_subprocess:
+            refuse(node, f"a {trigger} start event inside a subprocess")
+        elif trigger is m.Trigger.PARALLEL_MULTIPLE:
+            # All triggers before an instance exists: the shell would have to collect
+            # messages and signals for instances not yet created.
+            refuse(node, "a parallelMultiple start event of a process")
+        else:
+            _check_definitions(node, multiple.START_TRIGGERS, word, refuse)
+    elif isinstance(node, m.IntermediateCatchEvent | m.BoundaryEvent):
+        _check_definitions(node, multiple.CATCH_TRIGGERS, word, refuse)
+    elif isinstance(node, m.IntermediateThrowEvent | m.EndEvent):
+        _check_definitions(node, multiple.THROW_TRIGGERS, word, refuse)
+    else:
+        refuse(node, f"a {word} with several event definitions ({trigger})")
+
+
+def _check_adhoc(node: m.AdHocSubProcess, refuse: _Refuse) -> None:
+    """Ad-hoc subprocesses (engine/runtime/adhoc.py, §10.3.4)."""
+    if node.ordering.strip().lower() not in ("parallel", "sequential"):
+        refuse(node, f"an ad-hoc subprocess with ordering {node.ordering!r}")
+    if any(isinstance(n, m.StartEvent | m.EndEvent) for n in node.scope.nodes.values()):
+        # §10.3.4: an ad-hoc subprocess has no start or end events.
+        refuse(node, "an ad-hoc subprocess with start or end events")
+
+
+def _check_instantiating(process: m.Process, refuse: _Refuse) -> None:
+    """Instantiating receive tasks and event-based gateways (§10.5.6 / §13.4.5,
+    engine/runtime/instantiate.py): only at the process level, started by messages (or
+    signals after a gateway) the deploy step can subscribe to."""
+    roots = process.scope.nodes
+    for node in m.walk_scope(process.scope):
+        if not (isinstance(node, m.ReceiveTask | m.EventBasedGateway) and node.instantiate):
+            continue
+        what = "receive task" if isinstance(node, m.ReceiveTask) else "event-based gateway"
+        if node.id not in roots:
+            refuse(node, f"an instantiating {what} inside a subprocess")
+        elif isinstance(node, m.EventBasedGateway):
+            if node.event_gateway_type.strip().lower() == "parallel":
+                # eventGatewayType="Parallel": all events start one instance together.
+                refuse(node, "a parallel instantiating event-based gateway")
+            for flow_id in node.outgoing:
+                flow = process.scope.flows.get(flow_id)
+                target = roots.get(flow.target) if flow is not None else None
+                if isinstance(target, m.ReceiveTask) or (
+                        isinstance(target, m.IntermediateCatchEvent) and target.trigger in
+                        (m.Trigger.MESSAGE, m.Trigger.SIGNAL)):
+                    continue
+                refuse(node, "an instantiating event-based gateway followed by anything but "
+                       "message or signal catch events and receive tasks")
+                break
 
 
 _KNOWN_KINDS = frozenset({

@@ -55,6 +55,10 @@ def scope_chain(state: InstanceState, token: Token) -> list[dict[str, object]]:
 
 def view(state: InstanceState, token: Token) -> Mapping[str, object]:
     """What an expression evaluated at `token` sees: inner scopes shadow outer ones."""
+    if token.locals is None:
+        scope = state.scopes[token.scope]
+        if scope.parent is None:
+            return scope.variables  # the common case: a token of the process scope
     chain = scope_chain(state, token)
     return chain[0] if len(chain) == 1 else ChainMap(*chain)
 
@@ -71,6 +75,10 @@ def target_scope(state: InstanceState, token: Token, name: str) -> dict[str, obj
     the activity's own local variables, that already holds the name; if none does, the
     process instance (root scope). Zeebe propagates job and message variables the same way.
     """
+    if token.locals is None:
+        scope = state.scopes[token.scope]
+        if scope.parent is None:
+            return scope.variables  # a token of the process scope: the only candidate
     chain = scope_chain(state, token)
     for variables in chain:
         if name in variables:

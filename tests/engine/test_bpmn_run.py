@@ -149,8 +149,8 @@ steps:
 
 def test_a_model_the_engine_cannot_run_is_refused_with_element_and_line(tmp_path):
     with pytest.raises(CommandError) as error:
-        run(tmp_path, HERE / "unsupported_ad_hoc.bpmn", None)
-    assert "unsupported_ad_hoc.bpmn:5: free: runtime.unsupported: an ad-hoc subprocess" in str(
+        run(tmp_path, HERE / "unsupported_loop.bpmn", None)
+    assert "unsupported_loop.bpmn:5: free: runtime.unsupported: a standard loop without a loopCondition" in str(
         error.value)
 
 

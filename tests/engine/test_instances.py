@@ -187,15 +187,15 @@ def test_timer_job_fired_when_due_moves_the_token_on(db):
 
 
 def test_deploying_an_unsupported_construct_is_refused_with_code_element_and_line(db):
-    data = (FIXTURES / "unsupported_ad_hoc.bpmn").read_bytes()
+    data = (FIXTURES / "unsupported_loop.bpmn").read_bytes()
     with pytest.raises(DeploymentInvalid) as raised:
-        deployment_create(files=[("unsupported_ad_hoc.bpmn", data)], actor=None)
+        deployment_create(files=[("unsupported_loop.bpmn", data)], actor=None)
     (report,) = raised.value.diagnostics
     (problem,) = [d for d in report.diagnostics if d.is_error]
     assert problem.code == "runtime.unsupported"
     assert problem.element_id == "Decide"
     assert problem.line == 9
-    assert "ad-hoc subprocess" in raised.value.message
+    assert "standard loop without a loopCondition" in raised.value.message
 
 
 def test_a_timer_start_event_with_an_expression_is_refused_at_deploy(db):

@@ -15,7 +15,17 @@ CASES = {
     # BPMN 2.0.2 13.2.7: a loop without a condition "cannot be formally executed".
     "standard loop without a condition": '<task id="x"><standardLoopCharacteristics/></task>',
     "call activity without a called element": '<callActivity id="x"/>',
-    "ad-hoc": '<adHocSubProcess id="x"><task id="in"/></adHocSubProcess>',
+    # All triggers of a parallelMultiple start would have to be collected before an
+    # instance exists.
+    "parallel multiple start": '<startEvent id="x" parallelMultiple="true">'
+                               '<messageEventDefinition/><signalEventDefinition/></startEvent>',
+    "multiple catch with an error definition": (
+        '<intermediateCatchEvent id="x"><messageEventDefinition/><linkEventDefinition '
+        'name="l"/></intermediateCatchEvent>'),
+    "ad-hoc with a start event": '<adHocSubProcess id="x"><startEvent id="in"/>'
+                                 '</adHocSubProcess>',
+    "instantiating receive task in a subprocess": '<subProcess id="sp"><receiveTask id="x" '
+                                                  'instantiate="true"/></subProcess>',
     # A process-level conditional start needs the shell to evaluate it outside instances.
     "conditional start": '<startEvent id="x"><conditionalEventDefinition>'
                          '<condition>${a}</condition></conditionalEventDefinition>'
