@@ -12,7 +12,9 @@ from collections import OrderedDict
 
 from bpmn.loader import load_model
 from engine import runtime
-from engine.errors import EngineError
+from engine.errors import (
+    DefinitionNotRunnable,
+)
 from engine.models import ProcessDefinition
 
 CACHE_SIZE = 256
@@ -20,17 +22,6 @@ CACHE_SIZE = 256
 _lock = threading.Lock()
 _CacheKey = tuple[int, str, str]
 _cache: OrderedDict[_CacheKey, runtime.CompiledProcess] = OrderedDict()
-
-
-class DefinitionNotRunnable(EngineError):
-    """A stored definition that cannot be compiled (deployed before a check existed)."""
-
-    code = "definition.not-runnable"
-    http_status = 409
-
-    def __init__(self, definition_id: int, reason: str) -> None:
-        self.definition_id = definition_id
-        super().__init__(f"process definition {definition_id} cannot run: {reason}")
 
 
 def compile_definition(definition: ProcessDefinition) -> runtime.CompiledProcess:

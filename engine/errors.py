@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpmn.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class EngineError(Exception):
@@ -79,3 +82,172 @@ class AuditNeedsTransaction(EngineError):
         super().__init__(
             "audit events must be appended inside the transaction of the change they record"
         )
+
+
+class InstanceNotFound(EngineError):
+    code = "instance.not-found"
+    http_status = 404
+
+    def __init__(self, instance_id: int) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"no process instance {instance_id}")
+
+
+class InstanceSuspended(EngineError):
+    """A suspended instance refuses every trigger until it is resumed."""
+
+    code = "instance.suspended"
+    http_status = 409
+
+    def __init__(self, instance_id: int) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"process instance {instance_id} is suspended")
+
+
+class InstanceNotRunning(EngineError):
+    """The instance has ended (completed or cancelled)."""
+
+    code = "instance.not-running"
+    http_status = 409
+
+    def __init__(self, instance_id: int, status: str) -> None:
+        self.instance_id, self.status = instance_id, status
+        super().__init__(f"process instance {instance_id} is {status}")
+
+
+class TriggerRejected(EngineError):
+    """The runtime found nothing live in the instance that the trigger names."""
+
+    code = "instance.trigger-rejected"
+    http_status = 409
+
+
+class InvalidVariables(EngineError):
+    """Variables that are not JSON-like values."""
+
+    code = "instance.invalid-variables"
+    http_status = 400
+
+
+class NoStartEvent(EngineError):
+    """The definition cannot be started that way (e.g. no single none start event)."""
+
+    code = "instance.no-start-event"
+    http_status = 400
+
+
+class StaleInstance(EngineError):
+    """The instance row changed under a lock: a bug, never expected. Nothing was saved."""
+
+    code = "instance.stale"
+    http_status = 409
+
+
+class DeliveryTooDeep(EngineError):
+    """Signals/messages thrown in reaction to signals/messages nested too deep (a loop)."""
+
+    code = "instance.delivery-too-deep"
+    http_status = 409
+
+    def __init__(self, name: str | None, depth: int) -> None:
+        super().__init__(
+            f"delivering {name!r} would nest more than {depth} throws deep; "
+            "instances seem to signal each other in a loop"
+        )
+
+
+class MessageNotCorrelated(EngineError):
+    """No waiting instance subscription and no message start event matches the message."""
+
+    code = "message.not-correlated"
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no process instance or start event waits for message {name!r}")
+
+
+class MessageAmbiguous(EngineError):
+    """More than one target matches the message; it must reach exactly one."""
+
+    code = "message.ambiguous"
+    http_status = 409
+
+    def __init__(self, name: str, count: int) -> None:
+        self.name, self.count = name, count
+        super().__init__(f"message {name!r} matches {count} targets; it must match exactly one")
+
+
+class DefinitionNotFound(EngineError):
+    """No deployed definition with that id, or no version of that key."""
+
+    code = "definition.not-found"
+    http_status = 404
+
+
+class JobNotFound(EngineError):
+    code = "job.not-found"
+    http_status = 404
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job {job_id} (done, cancelled or never made)")
+
+
+class JobNotDue(EngineError):
+    code = "job.not-due"
+    http_status = 409
+
+    def __init__(self, job_id: int, due_at: datetime) -> None:
+        self.job_id, self.due_at = job_id, due_at
+        super().__init__(f"job {job_id} is not due before {due_at.isoformat()}")
+
+
+class JobWrongKind(EngineError):
+    code = "job.wrong-kind"
+    http_status = 409
+
+    def __init__(self, job_id: int, kind: str, wanted: str) -> None:
+        super().__init__(f"job {job_id} is a {kind} job; this call takes {wanted} jobs")
+
+
+class TaskNotFound(EngineError):
+    code = "task.not-found"
+    http_status = 404
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        super().__init__(f"no user task {task_id}")
+
+
+class TaskNotOpen(EngineError):
+    """The task was already completed or cancelled (perhaps a moment ago, by someone else)."""
+
+    code = "task.not-open"
+    http_status = 409
+
+    def __init__(self, task_id: int, status: str) -> None:
+        self.task_id, self.status = task_id, status
+        super().__init__(f"user task {task_id} is {status}, not open")
+
+
+class DefinitionNotRunnable(EngineError):
+    """A stored definition that cannot be compiled (deployed before a check existed)."""
+
+    code = "definition.not-runnable"
+    http_status = 409
+
+    def __init__(self, definition_id: int, reason: str) -> None:
+        self.definition_id = definition_id
+        super().__init__(f"process definition {definition_id} cannot run: {reason}")
+
+
+class InvalidTransition(EngineError):
+    """A status change the transition table does not allow."""
+
+    code = "status.invalid-transition"
+    http_status = 409
+
+    def __init__(self, what: str, current: str, target: str) -> None:
+        self.what, self.current, self.target = what, current, target
+        super().__init__(f"a {what} cannot go from {current!r} to {target!r}")

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from django.db import models
 
-from engine.errors import EngineError
+from engine.errors import (
+    InvalidTransition,
+)
 
 
 class InstanceStatus(models.TextChoices):
@@ -49,17 +51,6 @@ USER_TASK_TRANSITIONS: Mapping[str, frozenset[str]] = {
 
 # Statuses in which a user task can still be worked on (completed, claimed, handed back).
 USER_TASK_ACTIVE: frozenset[str] = frozenset({UserTaskStatus.OPEN, UserTaskStatus.CLAIMED})
-
-
-class InvalidTransition(EngineError):
-    """A status change the transition table does not allow."""
-
-    code = "status.invalid-transition"
-    http_status = 409
-
-    def __init__(self, what: str, current: str, target: str) -> None:
-        self.what, self.current, self.target = what, current, target
-        super().__init__(f"a {what} cannot go from {current!r} to {target!r}")
 
 
 def _check(table: Mapping[str, frozenset[str]], what: str, current: str, target: str) -> str:

@@ -27,7 +27,17 @@ from bpmn.timers import parse_timer
 from engine import locks, runtime
 from engine.audit import AuditEntry, audit_append_many
 from engine.definitions import compiled_process
-from engine.errors import EngineError
+from engine.errors import (
+    DeliveryTooDeep,
+    InstanceNotRunning,
+    InstanceSuspended,
+    InvalidVariables,
+    MessageAmbiguous,
+    MessageNotCorrelated,
+    NoStartEvent,
+    StaleInstance,
+    TriggerRejected,
+)
 from engine.models import (
     EventSubscription,
     Incident,
@@ -56,103 +66,6 @@ MAX_DELIVERY_DEPTH = 8
 DEFAULT_PRIORITY = 50
 # Attempts to find and lock a message target whose subscription another trigger consumed.
 _CORRELATION_ATTEMPTS = 3
-
-
-# --- Typed errors of the instance services ------------------------------------------
-
-
-class InstanceNotFound(EngineError):
-    code = "instance.not-found"
-    http_status = 404
-
-    def __init__(self, instance_id: int) -> None:
-        self.instance_id = instance_id
-        super().__init__(f"no process instance {instance_id}")
-
-
-class InstanceSuspended(EngineError):
-    """A suspended instance refuses every trigger until it is resumed."""
-
-    code = "instance.suspended"
-    http_status = 409
-
-    def __init__(self, instance_id: int) -> None:
-        self.instance_id = instance_id
-        super().__init__(f"process instance {instance_id} is suspended")
-
-
-class InstanceNotRunning(EngineError):
-    """The instance has ended (completed or cancelled)."""
-
-    code = "instance.not-running"
-    http_status = 409
-
-    def __init__(self, instance_id: int, status: str) -> None:
-        self.instance_id, self.status = instance_id, status
-        super().__init__(f"process instance {instance_id} is {status}")
-
-
-class TriggerRejected(EngineError):
-    """The runtime found nothing live in the instance that the trigger names."""
-
-    code = "instance.trigger-rejected"
-    http_status = 409
-
-
-class InvalidVariables(EngineError):
-    """Variables that are not JSON-like values."""
-
-    code = "instance.invalid-variables"
-    http_status = 400
-
-
-class NoStartEvent(EngineError):
-    """The definition cannot be started that way (e.g. no single none start event)."""
-
-    code = "instance.no-start-event"
-    http_status = 400
-
-
-class StaleInstance(EngineError):
-    """The instance row changed under a lock: a bug, never expected. Nothing was saved."""
-
-    code = "instance.stale"
-    http_status = 409
-
-
-class DeliveryTooDeep(EngineError):
-    """Signals/messages thrown in reaction to signals/messages nested too deep (a loop)."""
-
-    code = "instance.delivery-too-deep"
-    http_status = 409
-
-    def __init__(self, name: str | None) -> None:
-        super().__init__(
-            f"delivering {name!r} would nest more than {MAX_DELIVERY_DEPTH} throws deep; "
-            "instances seem to signal each other in a loop"
-        )
-
-
-class MessageNotCorrelated(EngineError):
-    """No waiting instance subscription and no message start event matches the message."""
-
-    code = "message.not-correlated"
-    http_status = 404
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(f"no process instance or start event waits for message {name!r}")
-
-
-class MessageAmbiguous(EngineError):
-    """More than one target matches the message; it must reach exactly one."""
-
-    code = "message.ambiguous"
-    http_status = 409
-
-    def __init__(self, name: str, count: int) -> None:
-        self.name, self.count = name, count
-        super().__init__(f"message {name!r} matches {count} targets; it must match exactly one")
 
 
 # --- Helpers -------------------------------------------------------------------------
@@ -622,7 +535,7 @@ def _deliver(
     depth: int,
 ) -> None:
     if depth > MAX_DELIVERY_DEPTH:
-        raise DeliveryTooDeep(item.name)
+        raise DeliveryTooDeep(item.name, MAX_DELIVERY_DEPTH)
     variables = dict(item.variables)
     if isinstance(item, runtime.ThrowSignal):
         if item.name is not None:

@@ -11,15 +11,17 @@ from django.utils import timezone
 
 from engine import locks, runtime
 from engine.audit import AuditEntry, audit_append_many
-from engine.errors import EngineError
-from engine.models import AuditKind, ProcessDefinition, ProcessInstance, instance_chain
-from engine.services._shell import (
+from engine.errors import (
+    DefinitionNotFound,
     InstanceNotFound,
     InstanceNotRunning,
     InstanceSuspended,
     InvalidVariables,
     NoStartEvent,
     TriggerRejected,
+)
+from engine.models import AuditKind, ProcessDefinition, ProcessInstance, instance_chain
+from engine.services._shell import (
     audit_instance,
     json_variables,
     load_state,
@@ -46,13 +48,6 @@ __all__ = [
     "process_instance_start",
     "process_instance_suspend",
 ]
-
-
-class DefinitionNotFound(EngineError):
-    """No deployed definition with that id, or no version of that key."""
-
-    code = "definition.not-found"
-    http_status = 404
 
 
 def _definition(definition_id: int | None, key: str | None) -> ProcessDefinition:

@@ -11,7 +11,11 @@ from django.utils import timezone
 
 from bpmn.timers import parse_timer
 from engine import locks, runtime
-from engine.errors import EngineError
+from engine.errors import (
+    JobNotDue,
+    JobNotFound,
+    JobWrongKind,
+)
 from engine.models import Job, ProcessInstance
 from engine.services._shell import json_variables, run_trigger, start_instance
 
@@ -26,32 +30,6 @@ START_TIMER = "start-timer"
 # Jobs a worker completes: service/send/business rule calls, and async continuations
 # (asyncBefore/asyncAfter: nothing to call, the job only marks a transaction boundary).
 WORK_KINDS = frozenset({"service", "send", "businessRule", "async"})
-
-
-class JobNotFound(EngineError):
-    code = "job.not-found"
-    http_status = 404
-
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(f"no job {job_id} (done, cancelled or never made)")
-
-
-class JobNotDue(EngineError):
-    code = "job.not-due"
-    http_status = 409
-
-    def __init__(self, job_id: int, due_at: datetime) -> None:
-        self.job_id, self.due_at = job_id, due_at
-        super().__init__(f"job {job_id} is not due before {due_at.isoformat()}")
-
-
-class JobWrongKind(EngineError):
-    code = "job.wrong-kind"
-    http_status = 409
-
-    def __init__(self, job_id: int, kind: str, wanted: str) -> None:
-        super().__init__(f"job {job_id} is a {kind} job; this call takes {wanted} jobs")
 
 
 def _lock(job_id: int) -> tuple[ProcessInstance | None, Job]:

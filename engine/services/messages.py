@@ -9,15 +9,13 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from engine.models import ProcessInstance
-from engine.services._shell import (
+from engine.errors import (
     DeliveryTooDeep,
     MessageAmbiguous,
     MessageNotCorrelated,
-    broadcast_signal,
-    correlate_message,
-    json_variables,
 )
+from engine.models import ProcessInstance
+from engine.services._shell import broadcast_signal, correlate_message, json_variables
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -10,35 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine import locks, runtime
-from engine.errors import EngineError
+from engine.errors import InstanceSuspended, TaskNotFound, TaskNotOpen
 from engine.models import UserTask
-from engine.services._shell import InstanceSuspended, json_variables, run_trigger
+from engine.services._shell import json_variables, run_trigger
 from engine.status import USER_TASK_ACTIVE, UserTaskStatus, user_task_transition
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 __all__ = ["InstanceSuspended", "TaskNotFound", "TaskNotOpen", "user_task_complete"]
-
-
-class TaskNotFound(EngineError):
-    code = "task.not-found"
-    http_status = 404
-
-    def __init__(self, task_id: int) -> None:
-        self.task_id = task_id
-        super().__init__(f"no user task {task_id}")
-
-
-class TaskNotOpen(EngineError):
-    """The task was already completed or cancelled (perhaps a moment ago, by someone else)."""
-
-    code = "task.not-open"
-    http_status = 409
-
-    def __init__(self, task_id: int, status: str) -> None:
-        self.task_id, self.status = task_id, status
-        super().__init__(f"user task {task_id} is {status}, not open")
 
 
 @transaction.atomic
