@@ -227,6 +227,9 @@ class CompiledProcess:
     compensation: CompensationIndex | None = None
     # Ad-hoc subprocess id -> its adhoc.AdHocPlan (engine/runtime/adhoc.py).
     adhoc: dict[str, object] = field(default_factory=dict)
+    # Has an inclusive or complex gateway: only then can a token wait at a join that
+    # gateways.recheck_inclusive_joins must try again (True: unknown, always try).
+    joins: bool = True
 
     @property
     def starts(self) -> tuple[str, ...]:
@@ -285,7 +288,9 @@ def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProc
     return CompiledProcess(process.id, process.name, builder.nodes, none_starts,
                            tuple(subscriptions), tuple(timers), definitions,
                            builder.event_starts, compensation=build_index(process),
-                           adhoc=adhoc)
+                           adhoc=adhoc,
+                           joins=any(n.behaviour in (INCLUSIVE, COMPLEX)
+                                     for n in builder.nodes.values()))
 
 
 def _diag(message: str, element_id: str | None, line: int | None) -> Diagnostic:

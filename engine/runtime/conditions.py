@@ -55,12 +55,15 @@ def recheck_conditions(run: Run) -> bool:
     one; fire those that turned true, in the order they were armed. True if one fired."""
     if not run.conditions_due:
         return False
+    run.conditions_due = False
+    waiting = sorted(w.id for w in run.state.waits.values() if w.kind == st.CONDITION)
+    if not waiting:
+        return False  # nothing to evaluate (and no function-level imports to pay for)
     from engine.runtime.events import fire_wait
     from engine.runtime.machine import Stuck
 
-    run.conditions_due = False
     fired = False
-    for wait_id in sorted(w.id for w in run.state.waits.values() if w.kind == st.CONDITION):
+    for wait_id in waiting:
         wait = run.state.waits.get(wait_id)
         if wait is None or run.state.status != st.ACTIVE:
             continue  # an earlier firing removed it (or ended the instance)

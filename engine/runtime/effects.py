@@ -142,6 +142,34 @@ def new_audit(kind: AuditKind, element_id: str | None, data: Mapping[str, object
     return audit
 
 
+_user_task_setters = tuple(vars(CreateUserTask)[f].__set__ for f in (
+    "task_id", "element_id", "name", "assignee", "candidate_users", "candidate_groups",
+    "due", "follow_up", "priority", "form", "variables"))
+
+
+def new_user_task(task_id: int, element_id: str, name: str | None, assignee: str | None,
+                  candidate_users: tuple[str, ...], candidate_groups: tuple[str, ...],
+                  due: datetime | None, follow_up: datetime | None, priority: int | None,
+                  form: Form | None, variables: Mapping[str, object]) -> CreateUserTask:
+    """CreateUserTask(...) with every field given, built without the frozen dataclass's
+    object.__setattr__ path (like new_audit)."""
+    task = _new(CreateUserTask)
+    (s_id, s_element, s_name, s_assignee, s_users, s_groups, s_due, s_follow_up, s_priority,
+     s_form, s_variables) = _user_task_setters
+    s_id(task, task_id)
+    s_element(task, element_id)
+    s_name(task, name)
+    s_assignee(task, assignee)
+    s_users(task, candidate_users)
+    s_groups(task, candidate_groups)
+    s_due(task, due)
+    s_follow_up(task, follow_up)
+    s_priority(task, priority)
+    s_form(task, form)
+    s_variables(task, variables)
+    return task
+
+
 @dataclass(frozen=True, slots=True)
 class Completed:
     """The process instance ended (every token consumed, or a terminate end event)."""

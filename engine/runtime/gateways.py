@@ -184,6 +184,9 @@ def _wave_over(run: Run, scope_id: int, node: c.Node) -> bool:
 def recheck_inclusive_joins(run: Run) -> bool:
     """After tokens came to rest: try every inclusive join that has waiting tokens in a
     scope instance where tokens moved or ended in this step. True if one fired."""
+    if not run.compiled.joins:
+        run.dirty.clear()  # no inclusive or complex gateway: no token can wait at one
+        return False
     fired = False
     dirty, run.dirty = run.dirty, set()
     for scope_id in sorted(dirty):

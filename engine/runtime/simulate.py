@@ -11,12 +11,16 @@ from engine.runtime import effects as fx
 from engine.runtime import triggers as tr
 from engine.runtime.call_activity import MAX_CALL_DEPTH
 from engine.runtime.compile import CompiledProcess
-from engine.runtime.machine import Step, handle, start
+from engine.runtime.machine import NoDefaultStart, Step, handle, start
 from engine.runtime.state import ACTIVE, InstanceState
 
 TaskAnswer = Callable[[fx.CreateUserTask], Mapping[str, object]]
 Resolve = Callable[[str], "CompiledProcess | None"]  # a called element -> its process
 JOB_KINDS = frozenset({"service", "send", "businessRule", "async"})
+_AUDIT = fx.Audit
+_CREATE_USER_TASK = fx.CreateUserTask
+_COMPLETED = fx.AuditKind.ACTIVITY_COMPLETED
+_CANCELLED = fx.AuditKind.ACTIVITY_CANCELLED
 
 
 @dataclass
@@ -156,13 +160,28 @@ class Simulation:
         `answer_task`, default: no variables), then the next due timer. Children of call
         activities are worked too, parent before child (`family()`)."""
         for _ in range(max_steps):
-            for sim in self.family():
-                sim.deliver()
-            if not self.active:
-                break
-            live = [sim for sim in self.family() if sim.active]
-            for sim in live:
-                sim.now = max(sim.now, self.now)
+            if not self.children:
+                # No call activity started a child: the family is this instance alone.
+                if self.outbox:
+                    self.deliver()
+                if not self.active:
+                    break
+                live = [self]
+                if not self.jobs and self.tasks:
+                    # Only user tasks open (the common case): answer the oldest.
+                    tasks = self.tasks
+                    task = tasks[min(tasks)]
+                    answer = answer_task(task) if answer_task else {}
+                    self.send(tr.TaskCompleted(task.task_id, dict(answer)))
+                    continue
+            else:
+                for sim in self.family():
+                    sim.deliver()
+                if not self.active:
+                    break
+                live = [sim for sim in self.family() if sim.active]
+                for sim in live:
+                    sim.now = max(sim.now, self.now)
             if self._work_one(live, answer_task):
                 continue
             timed = [(j.due or sim.now, j.job_id, n) for n, sim in enumerate(live)
@@ -205,10 +224,9 @@ class Simulation:
     def _calls(self, step: Step) -> Step:
         """What the shell does after a step is written: start and cancel children, and tell
         the caller that this (child) instance completed or threw an error/escalation out."""
-        from engine.runtime.machine import NoDefaultStart
-
         for effect in step.effects:
-            if type(effect) is fx.Audit:  # most effects are audits, and none matters here
+            kind = type(effect)
+            if kind is _AUDIT or kind is _CREATE_USER_TASK:  # most effects; none matters here
                 continue
             if isinstance(effect, fx.StartCallActivity):
                 if self.state is None or effect.call_id not in self.state.waits:
@@ -283,14 +301,15 @@ class Simulation:
             self.max_state_bytes = max(self.max_state_bytes, len(text))
             state = InstanceState.from_json(json.loads(text))
         self.state = state
-        self.effects.extend(step.effects)
-        for effect in step.effects:
-            if type(effect) is fx.Audit:  # most effects are audits: test them first
-                if effect.kind == fx.AuditKind.ACTIVITY_COMPLETED and effect.element_id:
+        effects = step.effects
+        self.effects.extend(effects)
+        for effect in effects:
+            if type(effect) is _AUDIT:  # most effects are audits: test them first
+                if effect.kind == _COMPLETED and effect.element_id:
                     self.visited.append(effect.element_id)
-                elif effect.kind == fx.AuditKind.ACTIVITY_CANCELLED and effect.element_id:
+                elif effect.kind == _CANCELLED and effect.element_id:
                     self.cancelled.append(effect.element_id)
-            elif isinstance(effect, fx.CreateUserTask):
+            elif isinstance(effect, _CREATE_USER_TASK):
                 self.tasks[effect.task_id] = effect
             elif isinstance(effect, fx.CancelUserTask):
                 self.tasks.pop(effect.task_id, None)
@@ -306,4 +325,4 @@ class Simulation:
                 self.outbox.append(effect)
             elif isinstance(effect, fx.Incident):
                 self.incidents.append(effect)
-        return Step(state, step.effects)
+        return step if state is step.state else Step(state, effects)
