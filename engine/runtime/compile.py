@@ -448,10 +448,7 @@ class _Builder:
             out.job_payload = _job_payload(node, self)
         if isinstance(node, m.ReceiveTask):
             out.name_text = self.message_name(node.message_ref, node)
-            if node.correlation_key:
-                out.correlation = self.expr(node.correlation_key, node, "correlation key",
-                                            dialect=None if is_expression(node.correlation_key)
-                                            else Dialect.FEEL)
+            out.correlation = self.correlation_key(node.correlation_key, node)
         if isinstance(node, m.Event):
             self.event(node, out, links)
         out.async_before = ext.async_before
@@ -535,6 +532,13 @@ class _Builder:
             self.problems.append(_diag(f"{what} does not parse: {exc}", node.id, node.line))
             return None
 
+    def correlation_key(self, text: str | None, node: m.FlowNode) -> Expression | None:
+        """A Zeebe correlation key: `=expr` (or `${...}`), and FEEL even without '='."""
+        if not text:
+            return None
+        return self.expr(text, node, "correlation key",
+                         dialect=None if is_expression(text) else Dialect.FEEL)
+
     def message_name(self, ref: str | None, node: m.FlowNode) -> Text | None:
         name = self.named(self.definitions.messages, ref)
         return None if name is None else self.text(name, node, "message name")
@@ -551,10 +555,7 @@ class _Builder:
             out.timer = self.timer(d, node)
         elif isinstance(d, m.MessageEventDefinition):
             out.name_text = self.message_name(d.message_ref, node)
-            if d.correlation_key:
-                out.correlation = self.expr(d.correlation_key, node, "correlation key",
-                                            dialect=None if is_expression(d.correlation_key)
-                                            else Dialect.FEEL)
+            out.correlation = self.correlation_key(d.correlation_key, node)
         elif isinstance(d, m.SignalEventDefinition):
             name = self.named(self.definitions.signals, d.signal_ref)
             out.name_text = None if name is None else self.text(name, node, "signal name")

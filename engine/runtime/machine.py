@@ -448,11 +448,7 @@ class Run:
             iteration_done(self, token, node, inner)
             return
         flows = self.select_outgoing(token, node)
-        if token.child is not None:
-            self.state.scopes.pop(token.child, None)
-            token.child = None
-        token.locals = None
-        self.drop_waits(token)
+        self.release_activity(token)
         self.audit(fx.AuditKind.ACTIVITY_COMPLETED, node.id, token=token.id)
         scope_id = token.scope
         self.leave(token, flows)
@@ -467,12 +463,17 @@ class Run:
         boundary events off, outgoing flows taken."""
         if flows is None:
             flows = self.select_outgoing(token, node)
+        self.release_activity(token)
+        self.leave(token, flows)
+
+    def release_activity(self, token: st.Token) -> None:
+        """What a token holds while it rests on an activity: its inner scope, its local
+        variables and its waits (boundary events)."""
         if token.child is not None:
             self.state.scopes.pop(token.child, None)
             token.child = None
         token.locals = None
         self.drop_waits(token)
-        self.leave(token, flows)
 
     def cancel_token(self, token: st.Token, reason: str) -> None:
         """Interrupt whatever the token is doing (a subprocess with everything inside)."""

@@ -11,13 +11,11 @@ from django.db import OperationalError, connection, connections, transaction
 
 from engine.audit import AuditEntry, audit_append, audit_append_many, verify_all
 from engine.models import AuditEvent
+from tests.markers import needs_postgresql_row_locks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL row locks; runs in the PostgreSQL pass of make test",
-    ),
+    needs_postgresql_row_locks,
 ]
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from engine import audit
 from engine.errors import EngineError
@@ -16,6 +15,7 @@ from engine.services.instances import process_instance_cancel, process_instance_
 from engine.services.jobs import job_complete
 from engine.services.user_tasks import user_task_complete
 from tests.engine._instances import NOW, job_of, open_task
+from tests.markers import needs_postgresql_row_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -103,8 +103,7 @@ def test_a_called_process_that_is_not_deployed_is_an_incident_at_the_call_activi
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="needs PostgreSQL row locks; runs in the PostgreSQL pass")
+@needs_postgresql_row_locks
 def test_a_child_trigger_and_a_cancel_of_its_caller_at_once_never_deadlock():
     """Both lock the caller first (lock_instance locks ancestors, root first), so one waits
     for the other instead of each holding the row the other needs."""

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from engine import audit
 from engine.models import AuditEvent, ProcessInstance, UserTask, instance_chain
@@ -14,13 +14,11 @@ from engine.services.instances import process_instance_start
 from engine.services.messages import MessageNotCorrelated, message_correlate
 from engine.services.user_tasks import TaskNotOpen, user_task_complete
 from tests.engine._instances import NOW, deploy, open_task
+from tests.markers import needs_postgresql_row_locks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL row locks; runs in the PostgreSQL pass of make test",
-    ),
+    needs_postgresql_row_locks,
 ]
 
 ROUNDS = 5

@@ -5,17 +5,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from engine.models import ProcessDefinition
 from engine.services.deployments import deployment_create
+from tests.markers import needs_postgresql_row_locks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL row locks; runs in the PostgreSQL pass of make test",
-    ),
+    needs_postgresql_row_locks,
 ]
 
 ROUNDS = 5
