@@ -18,7 +18,25 @@ PG_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flowdesk
 RUN_STAMP := $(VENV)/.flowdesk-installed
 TEST_STAMP := $(VENV)/.flowdesk-installed-test
 
-.PHONY: help run test install install-test
+.PHONY: help run test install install-test browser assets
+
+# Debian's chromium for the browser tests (Playwright cannot download its own here).
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	    echo "==> installing Debian's chromium for the browser tests"; \
+	    if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# Front-end packages (bpmn-js for diagrams) from package-lock.json, when the project has one.
+assets:
+	@if [ -f package-lock.json ]; then \
+	    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	        echo "==> npm ci"; npm ci --no-audit --no-fund --loglevel=error; \
+	    fi; \
+	fi
 
 help:
 	@echo "make run    start the portal at http://$(HOST):$(PORT)/ with demo users and process"
@@ -39,9 +57,9 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	touch $@ $(RUN_STAMP)
 
 install: $(RUN_STAMP)
-install-test: $(TEST_STAMP)
+install-test: $(TEST_STAMP) assets browser
 
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) assets
 	@echo "==> migrate"
 	$(PY) manage.py migrate --noinput
 	@echo "==> seed_demo"
@@ -49,13 +67,13 @@ run: $(RUN_STAMP)
 	@echo "==> runserver $(HOST):$(PORT) (daphne, ASGI; Ctrl-C stops it)"
 	exec $(PY) manage.py runserver $(HOST):$(PORT)
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) assets browser
 	@echo "==> ruff check ."
 	$(BIN)/ruff check .
 	@echo "==> mypy"
 	$(BIN)/mypy
 	@echo "==> pytest (SQLite)"
-	env -u DATABASE_URL $(BIN)/pytest
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 	@echo "==> pytest -m django_db (PostgreSQL: $(PG_TEST_DATABASE_URL))"
 	@selected=$$(DATABASE_URL='$(PG_TEST_DATABASE_URL)' $(BIN)/pytest -m django_db \
 	    --collect-only -q | grep -c '::' || true); \

@@ -88,8 +88,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI files served locally, no CDN needed
     "guardian",
     "channels",
+    "django_filters",
     "engine",
     "tasks_portal",
+    "tasks_portal.api",
 ]
 
 MIDDLEWARE = [

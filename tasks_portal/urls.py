@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from tasks_portal import views
 
@@ -11,4 +11,8 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Each area of the portal keeps its routes in its own module.
+    path("", include("tasks_portal.inbox_urls")),
+    path("", include("tasks_portal.admin_urls")),
+    path("", include("tasks_portal.audit_urls")),
 ]

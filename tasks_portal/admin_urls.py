@@ -1,0 +1,7 @@
+"""Routes of the portal's admin pages (included by tasks_portal.urls)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
