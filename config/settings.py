@@ -176,7 +176,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# bpmn-js comes from npm (`npm ci`, run by `make run` and `make test`); its ready-made
+# bundles are served as they are, no bundler: {% static 'vendor/bpmn-js/bpmn-viewer.production.min.js' %}
+STATICFILES_DIRS: list[Any] = [
+    BASE_DIR / "static",
+    ("vendor/bpmn-js", BASE_DIR / "node_modules" / "bpmn-js" / "dist"),
+]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
 # --- Redis: Channels layer and Celery ---------------------------------------------------
