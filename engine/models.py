@@ -83,6 +83,31 @@ class ProcessDefinition(models.Model):
         return f"{self.key} v{self.version}"
 
 
+class DeploymentResource(models.Model):
+    """A non-BPMN file deployed with models: a form-js form (JSON), looked up by its id.
+
+    Forms are immutable once deployed, like definitions; a changed form is a new row in a
+    new deployment, and `engine.selectors.deployed_form_get` picks the right one.
+    """
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="resources")
+    name = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    form_id = models.CharField(max_length=255, help_text="The form's `id` in its JSON.")
+    schema = models.JSONField(help_text="The form-js JSON as deployed.")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the uploaded bytes, hex.")
+
+    class Meta:
+        ordering = ["deployment", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "name"], name="engine_resource_name"),
+            models.UniqueConstraint(fields=["deployment", "form_id"], name="engine_resource_form"),
+        ]
+        indexes = [models.Index(fields=["form_id", "deployment"], name="engine_resource_form_dep")]
+
+    def __str__(self) -> str:
+        return f"form {self.form_id} ({self.name}) of deployment {self.deployment_id}"
+
+
 # --- Running instances and the rows their waits become (engine/services/_shell.py) -----
 
 
@@ -213,16 +238,28 @@ class Job(models.Model):
     due_at = models.DateTimeField(db_index=True)
     payload = models.JSONField(default=dict, blank=True)
     retries_left = models.PositiveIntegerField(default=3)
+    # Who holds the job and until when (engine.jobs claims, external workers lock). An
+    # expired lease is free again: a worker that died gives its jobs back by doing nothing.
     lease_owner = models.CharField(max_length=255, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
+    # Failed attempts so far; the first failure applies the model's retry plan.
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    error_details = models.TextField(blank=True, default="")
+    # Set for external tasks (camunda:topic, a zeebe type no Python handler serves): such
+    # jobs wait for fetch-and-lock by an outside worker; the runner never claims them.
+    topic = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["instance", "job_id"], name="engine_job_inst_jid"),
         ]
-        indexes = [models.Index(fields=["kind", "due_at"], name="engine_job_kind_due")]
+        indexes = [
+            models.Index(fields=["kind", "due_at"], name="engine_job_kind_due"),
+            models.Index(fields=["topic", "due_at"], name="engine_job_topic_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.job_id} at {self.element_id}"
@@ -289,6 +326,12 @@ class Incident(models.Model):
     )
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # What the job said on its last attempt (a traceback, or an external worker's details).
+    error_details = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

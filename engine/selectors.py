@@ -104,3 +104,34 @@ def incident_open_list(*, instance_id: int | None = None) -> QuerySet[Incident]:
     if instance_id is not None:
         incidents = incidents.filter(instance_id=instance_id)
     return incidents.order_by("-created_at", "-id")
+
+
+# --- Deployed form files (REST API work, issue 6) ----------------------------------------
+
+# Camunda 7 form keys that point into the deployment: "camunda-forms:deployment:invoice.form".
+_DEPLOYMENT_FORM_PREFIXES = ("camunda-forms:deployment:", "deployment:")
+
+
+def deployed_form_get(
+    *, form_id: str, definition: ProcessDefinition
+) -> dict[str, object] | None:
+    """The form-js JSON `form_id` deployed with `definition`, or None.
+
+    `form_id` is the form's `id` (camunda:formRef, zeebe:formId) or, for a Camunda 7
+    form key `camunda-forms:deployment:NAME`, the deployed file's name. A form deployed in
+    the definition's own deployment wins; otherwise the newest deployed form of that id
+    (Camunda's default `latest` binding), so a fixed form can be deployed on its own.
+    """
+    from engine.models import DeploymentResource
+
+    lookup = Q(form_id=form_id)
+    for prefix in _DEPLOYMENT_FORM_PREFIXES:
+        if form_id.startswith(prefix):
+            lookup = Q(name=form_id[len(prefix):])
+            break
+    forms = DeploymentResource.objects.filter(lookup)
+    own = forms.filter(deployment_id=definition.deployment_id).values_list("schema", flat=True)
+    schema = own.first()
+    if schema is None:
+        schema = forms.order_by("-deployment_id").values_list("schema", flat=True).first()
+    return dict(schema) if isinstance(schema, dict) else None
