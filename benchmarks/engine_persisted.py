@@ -1,14 +1,18 @@
 """The full persisted path on PostgreSQL: services, rows and audit chains, N clients at once.
 
-    .venv/bin/python -m benchmarks.engine_persisted [--clients 4] [--seconds 20]
+    .venv/bin/python -m benchmarks.engine_persisted [--clients 4] [--seconds 20] [--threads]
         [--database-url postgres://postgres@127.0.0.1:5432/flowdesk_bench] [--profile]
+        [--model all|one|approval] [--rounds 1]
 
 Creates the database named in the URL afresh (DROP DATABASE IF EXISTS, CREATE, migrate:
 it must be a dedicated benchmark database on a local server), deploys a one-user-task
 process and ../shared/bench-models/approval_user_tasks.bpmn, then runs each model for
-`--seconds` with `--clients` threads, each with its own database connection. A client
-loops: process_instance_start, then user_task_complete for every user task in order
-(the open task found by instance and element id), then checks the instance completed.
+`--seconds` with `--clients` client processes (forked after set-up, so each has its own
+Python interpreter, its own core if one is free, and its own database connection;
+`--threads` runs them as threads of one process instead, sharing one interpreter lock,
+which is how the figures before 2026-12-02 were taken). A client loops:
+process_instance_start, then user_task_complete for every user task in order (the open
+task found by instance and element id), then checks the instance completed.
 Prints instances/s per model, the p50/p95 time of one instance, the audit rows written
 per instance, and verifies the hash chains of a sample of instances.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import multiprocessing
 import os
 import pstats
 import random
@@ -162,8 +167,8 @@ def run_instance(model: Model, definition_id: int, actor: Any) -> int:
     return int(instance.pk)
 
 
-def _client(model: Model, definition_id: int, actor: Any, deadline_box: list[float],
-            start_gate: threading.Barrier, result: ClientResult) -> None:
+def _client(model: Model, definition_id: int, actor: Any, deadline_box: Any,
+            start_gate: Any, result: ClientResult) -> None:
     from django.db import connection
 
     try:
@@ -184,6 +189,54 @@ def _client(model: Model, definition_id: int, actor: Any, deadline_box: list[flo
             result.latencies.append(time.perf_counter() - t0)
     finally:
         connection.close()
+
+
+def _process_client(model: Model, definition_id: int, actor: Any, deadline_box: Any,
+                    start_gate: Any, queue: Any) -> None:
+    """A forked client: the same loop, its result sent back through `queue`."""
+    from django.db import connections
+
+    # The parent closed its connection before forking; a copied socket must never be
+    # used by two processes, so forget any that came along and open our own.
+    for conn in connections.all(initialized_only=True):
+        conn.connection = None
+    result = ClientResult()
+    try:
+        _client(model, definition_id, actor, deadline_box, start_gate, result)
+    finally:
+        queue.put(result)
+
+
+def _run_clients(model: Model, definition_id: int, actor: Any, *, clients: int,
+                 seconds: float, threads: bool) -> tuple[list[ClientResult], float]:
+    """Run `clients` clients together for `seconds`; (their results, elapsed seconds)."""
+    if threads:
+        results = [ClientResult() for _ in range(clients)]
+        gate: Any = threading.Barrier(clients + 1)
+        deadline_box: Any = [0.0]
+        workers: list[Any] = [
+            threading.Thread(target=_client, args=(model, definition_id, actor,
+                                                   deadline_box, gate, result))
+            for result in results
+        ]
+    else:
+        context = multiprocessing.get_context("fork")
+        gate = context.Barrier(clients + 1)
+        deadline_box = context.Array("d", [0.0])
+        queue = context.Queue()
+        workers = [context.Process(target=_process_client, args=(
+            model, definition_id, actor, deadline_box, gate, queue)) for _ in range(clients)]
+    # Clients connect first, then all start together; the clock starts at the gate.
+    for worker in workers:
+        worker.start()
+    start = time.perf_counter()
+    deadline_box[0] = start + seconds
+    gate.wait()
+    if not threads:
+        results = [queue.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return results, time.perf_counter() - start
 
 
 @dataclass
@@ -210,7 +263,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_model(model: Model, definition_id: int, actor: Any, *, clients: int,
-              seconds: float) -> ModelFigures:
+              seconds: float, threads: bool = False) -> ModelFigures:
     from django.db import connection
 
     from engine.audit import verify_chain
@@ -220,23 +273,8 @@ def run_model(model: Model, definition_id: int, actor: Any, *, clients: int,
     for _ in range(3):
         run_instance(model, definition_id, actor)
     connection.close()
-    results = [ClientResult() for _ in range(clients)]
-    gate = threading.Barrier(clients + 1)
-    deadline_box = [0.0]
-    threads = [
-        threading.Thread(target=_client, args=(model, definition_id, actor, deadline_box,
-                                               gate, result))
-        for result in results
-    ]
-    # Clients connect first, then all start together; the clock starts at the gate.
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter()
-    deadline_box[0] = start + seconds
-    gate.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    results, elapsed = _run_clients(model, definition_id, actor, clients=clients,
+                                    seconds=seconds, threads=threads)
     instance_ids = [pk for r in results for pk in r.instance_ids]
     latencies = [t for r in results for t in r.latencies]
     errors = [e for r in results for e in r.errors]
@@ -248,9 +286,9 @@ def run_model(model: Model, definition_id: int, actor: Any, *, clients: int,
                         rows / len(sample) if sample else 0.0, len(sample), problems)
 
 
-def _print_table(figures: list[ModelFigures], clients: int) -> None:
+def _print_table(figures: list[ModelFigures], clients: int, how: str) -> None:
     print()
-    print(f"Persisted path on PostgreSQL, {clients} client(s), {os.cpu_count()} CPU(s)")
+    print(f"Persisted path on PostgreSQL, {clients} client {how}, {os.cpu_count()} CPU(s)")
     header = ("model", "instances", "seconds", "instances/s", "p50 ms", "p95 ms",
               "audit rows/inst", "chains ok", "errors")
     rows = [header]
@@ -304,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="one client under cProfile; print the hottest functions")
     parser.add_argument("--model", choices=("all", "one", "approval"), default="all")
+    parser.add_argument("--threads", action="store_true",
+                        help="clients as threads of this process (one interpreter lock)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every model this many times, alternating models")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 64:
         parser.error("--clients must be 1..64")
@@ -322,11 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         _profile(models, ids, actor, args.seconds)
         return 0
     figures = []
-    for model in models:
-        figures.append(run_model(model, ids[model.key], actor, clients=args.clients,
-                                 seconds=args.seconds))
-        print(f"{model.label}: {figures[-1].per_second:.1f} instances/s", flush=True)
-    _print_table(figures, args.clients)
+    for round_ in range(1, args.rounds + 1):
+        for model in models:
+            figures.append(run_model(model, ids[model.key], actor, clients=args.clients,
+                                     seconds=args.seconds, threads=args.threads))
+            print(f"round {round_}, {model.label}: {figures[-1].per_second:.1f} instances/s",
+                  flush=True)
+    _print_table(figures, args.clients, "threads" if args.threads else "processes")
     failed = any(f.errors or f.chain_problems or not f.instances for f in figures)
     return 1 if failed else 0
 
