@@ -213,6 +213,27 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
+# --- Job runner (engine/jobs.py, docs/jobs.md) ------------------------------------------
+# celery: workers run jobs (kicked on commit + the beat sweep below); embedded: a thread
+# of the server process (`make run`, no broker); off: only `manage.py run_jobs`.
+JOB_RUNNER = os.environ.get("JOB_RUNNER", "celery" if REDIS_URL else "embedded")
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "60"))
+JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "1"))
+JOB_CLAIM_LIMIT = int(os.environ.get("JOB_CLAIM_LIMIT", "50"))
+JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "20"))
+JOB_DEFAULT_ATTEMPTS = int(os.environ.get("JOB_DEFAULT_ATTEMPTS", "3"))
+JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "10"))
+# Modules that register @service_task handlers, imported when the engine app is ready.
+SERVICE_TASK_MODULES = [m for m in os.environ.get("SERVICE_TASK_MODULES", "").split(",") if m]
+CELERY_BEAT_SCHEDULE = {
+    "flowdesk-sweep-due-jobs": {
+        "task": "flowdesk.sweep_due_jobs",
+        "schedule": 1.0,
+        # A sweep nobody took within 2 s is superseded by the next one.
+        "options": {"expires": 2.0},
+    },
+}
+
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

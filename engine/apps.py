@@ -1,11 +1,38 @@
-"""App configuration for the engine."""
+"""App configuration for the engine: loads service task handlers, starts the embedded runner."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 from django.apps import AppConfig
+from django.conf import settings
+
+
+def _is_server_process(argv: list[str]) -> bool:
+    """Is this the process that serves requests (not the autoreloader's parent, not a
+    one-off command, not pytest)?"""
+    if os.environ.get("FLOWDESK_EMBEDDED_RUNNER") in ("0", "1"):
+        return os.environ["FLOWDESK_EMBEDDED_RUNNER"] == "1"
+    program = os.path.basename(argv[0]) if argv else ""
+    if program in ("daphne", "uvicorn", "gunicorn"):
+        return True
+    if len(argv) > 1 and argv[1] == "runserver":
+        # With the autoreloader the server runs in the child (RUN_MAIN=true).
+        return os.environ.get("RUN_MAIN") == "true" or "--noreload" in argv
+    return False
 
 
 class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "engine"
     verbose_name = "Process engine"
+
+    def ready(self) -> None:
+        from engine import jobs
+        from engine.service_tasks import load_handler_modules
+
+        load_handler_modules(list(getattr(settings, "SERVICE_TASK_MODULES", [])))
+        if jobs.runner_mode() == "embedded" and _is_server_process(sys.argv):
+            # The embedded default: no broker, no worker; the server fires its own timers.
+            jobs.start_embedded_runner()

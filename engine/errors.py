@@ -251,3 +251,90 @@ class InvalidTransition(EngineError):
     def __init__(self, what: str, current: str, target: str) -> None:
         self.what, self.current, self.target = what, current, target
         super().__init__(f"a {what} cannot go from {current!r} to {target!r}")
+
+
+# --- Job runner, external tasks, incidents (issue 4) ----------------------------------
+
+
+class NoServiceHandler(EngineError):
+    """A service/send/business rule job whose task names no registered Python handler."""
+
+    code = "job.no-handler"
+    http_status = 500
+
+    def __init__(self, element_id: str, names: Sequence[str]) -> None:
+        self.element_id, self.names = element_id, tuple(names)
+        super().__init__(
+            f"no @service_task handler for task {element_id!r} (looked for: "
+            f"{', '.join(repr(n) for n in self.names)}); register one or make the task "
+            "external (camunda:type=\"external\")")
+
+
+class UnknownJobKind(EngineError):
+    code = "job.unknown-kind"
+    http_status = 500
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(f"no job handler for job kind {kind!r} (engine.jobs.register_job_kind)")
+
+
+class ExternalTaskNotFound(EngineError):
+    code = "external-task.not-found"
+    http_status = 404
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        super().__init__(f"no external task {task_id} (completed, cancelled or never made)")
+
+
+class ExternalTaskLockedByOther(EngineError):
+    code = "external-task.locked-by-other"
+    http_status = 409
+
+    def __init__(self, task_id: int, worker_id: str, holder: str | None) -> None:
+        self.task_id, self.worker_id, self.holder = task_id, worker_id, holder
+        held = f"locked by worker {holder!r}" if holder else "not locked"
+        super().__init__(f"external task {task_id} is {held}, not by {worker_id!r}")
+
+
+class ExternalTaskLockExpired(EngineError):
+    code = "external-task.lock-expired"
+    http_status = 409
+
+    def __init__(self, task_id: int, worker_id: str, expired_at: datetime) -> None:
+        self.task_id, self.worker_id = task_id, worker_id
+        super().__init__(f"the lock of worker {worker_id!r} on external task {task_id} "
+                         f"expired at {expired_at.isoformat()}; fetch and lock it again")
+
+
+class ExternalTaskInvalid(EngineError):
+    """A fetch/complete/failure request with a bad argument (what and why in the message)."""
+
+    code = "external-task.invalid"
+    http_status = 400
+
+
+class IncidentNotFound(EngineError):
+    code = "incident.not-found"
+    http_status = 404
+
+    def __init__(self, incident_id: int) -> None:
+        self.incident_id = incident_id
+        super().__init__(f"no incident {incident_id}")
+
+
+class IncidentAlreadyResolved(EngineError):
+    code = "incident.resolved"
+    http_status = 409
+
+    def __init__(self, incident_id: int, resolved_at: datetime) -> None:
+        self.incident_id = incident_id
+        super().__init__(f"incident {incident_id} was resolved at {resolved_at.isoformat()}")
+
+
+class JobNotRetryable(EngineError):
+    """An admin retry of a job that still has retries, or whose incident cannot be retried."""
+
+    code = "job.not-retryable"
+    http_status = 409

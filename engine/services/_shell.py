@@ -294,11 +294,18 @@ def _apply_effects(
                 instance=instance, task_id=effect.task_id, status__in=USER_TASK_ACTIVE
             ).update(status=UserTaskStatus.CANCELLED)
         elif isinstance(effect, runtime.ScheduleJob):
+            from engine.jobs import kick_on_commit, kick_soon
+            from engine.service_tasks import external_topic
+
+            payload = plain(effect.payload)
             Job.objects.create(
                 instance=instance, job_id=effect.job_id, kind=effect.kind,
                 element_id=effect.element_id, due_at=effect.due or now,
-                payload=plain(effect.payload), created_at=now,
+                payload=payload, created_at=now,
+                topic=external_topic(effect.kind, payload, effect.element_id),
             )
+            if kick_soon(effect.due, now):  # due now: wake a runner when this commits
+                kick_on_commit()
         elif isinstance(effect, runtime.CancelJob):
             Job.objects.filter(instance=instance, job_id=effect.job_id).delete()
         elif isinstance(effect, runtime.Subscribe):

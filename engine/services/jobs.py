@@ -1,4 +1,8 @@
-"""Job writes: fire a due timer, take a service task's result. (The leased runner is later.)"""
+"""Job writes: fire a due timer, take a service task's result, fail an attempt for good.
+
+The `*_locked` functions do the work for a caller that already holds the locks (the job
+runner, engine.jobs, locks the instance then the job and checks its lease first).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,10 @@ from engine.services._shell import json_variables, run_trigger, start_instance
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-__all__ = ["JobNotDue", "JobNotFound", "JobWrongKind", "job_complete", "job_fail", "job_fire"]
+__all__ = [
+    "JobNotDue", "JobNotFound", "JobWrongKind", "job_complete", "job_complete_locked",
+    "job_fail", "job_fail_locked", "job_fire", "job_fire_locked",
+]
 
 TIMER = "timer"
 # A timer start event of a deployed definition (no instance yet).
@@ -60,10 +67,15 @@ def job_fire(*, job_id: int, now: datetime | None = None) -> ProcessInstance:
     """
     at = now or timezone.now()
     instance, job = _lock(job_id)
+    return job_fire_locked(instance, job, at)
+
+
+def job_fire_locked(instance: ProcessInstance | None, job: Job, at: datetime) -> ProcessInstance:
+    """job_fire for a caller holding the instance and job locks."""
     if job.kind not in (TIMER, START_TIMER):
-        raise JobWrongKind(job_id, job.kind, TIMER)
+        raise JobWrongKind(job.pk, job.kind, TIMER)
     if job.due_at > at:
-        raise JobNotDue(job_id, job.due_at)
+        raise JobNotDue(job.pk, job.due_at)
     if instance is None:
         return _fire_start_timer(job, at)
     run_trigger(instance, runtime.TimerFired(job.job_id), now=at, actor=None, job=job)
@@ -106,8 +118,15 @@ def job_complete(
 ) -> ProcessInstance:
     """A worker finished service/send/business rule job `job_id` with `variables`."""
     instance, job = _work_job(job_id)
+    return job_complete_locked(instance, job, variables, now=now or timezone.now(), actor=actor)
+
+
+def job_complete_locked(instance: ProcessInstance, job: Job,
+                        variables: Mapping[str, object] | None, *, now: datetime,
+                        actor: AbstractBaseUser | None = None) -> ProcessInstance:
+    """job_complete for a caller holding the instance and job locks."""
     run_trigger(instance, runtime.JobDone(job.job_id, json_variables(variables)),
-                now=now or timezone.now(), actor=actor, job=job)
+                now=now, actor=actor, job=job)
     Job.objects.filter(pk=job.pk).delete()
     return instance
 
@@ -128,10 +147,20 @@ def job_fail(
     retries left, so that an admin can retry it later.
     """
     instance, job = _work_job(job_id)
+    return job_fail_locked(instance, job, error_code=error_code, message=message,
+                           now=now or timezone.now(), actor=actor)
+
+
+def job_fail_locked(instance: ProcessInstance, job: Job, *, error_code: str | None,
+                    message: str, now: datetime,
+                    actor: AbstractBaseUser | None = None) -> ProcessInstance:
+    """job_fail for a caller holding the instance and job locks. Without `error_code` the
+    lease is released too: the job waits for an admin's retry, not for a worker."""
     run_trigger(instance, runtime.JobFailed(job.job_id, error_code, message),
-                now=now or timezone.now(), actor=actor, job=job)
+                now=now, actor=actor, job=job)
     if error_code is None:
-        Job.objects.filter(pk=job.pk).update(retries_left=0)
+        Job.objects.filter(pk=job.pk).update(retries_left=0, lease_owner=None,
+                                             lease_expires_at=None, last_error=message)
     else:
         Job.objects.filter(pk=job.pk).delete()
     return instance
