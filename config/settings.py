@@ -253,6 +253,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Inbox notifications and SLA (docs/inbox.md) -----------------------------------------
+# E-mail goes to the console unless EMAIL_BACKEND names a real backend (e.g. SMTP).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "flowdesk@localhost")
+# Without an SLA policy's at_risk_after, a task turns at risk this far from created to due.
+FLOWDESK_SLA_AT_RISK_FRACTION = float(os.environ.get("FLOWDESK_SLA_AT_RISK_FRACTION", "0.8"))
+
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {

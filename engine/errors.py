@@ -338,3 +338,88 @@ class JobNotRetryable(EngineError):
 
     code = "job.not-retryable"
     http_status = 409
+
+
+# --- The approvers' inbox (issue 5): claiming, four-eyes, delegation, bulk actions ----
+
+
+class TaskAlreadyClaimed(EngineError):
+    """Someone else holds the task; `by` says who."""
+
+    code = "task.already-claimed"
+    http_status = 409
+
+    def __init__(self, task_id: int, by: str) -> None:
+        self.task_id, self.by = task_id, by
+        super().__init__(f"user task {task_id} is already claimed by {by}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "by": self.by}
+
+
+class TaskNotPermitted(EngineError):
+    """The user may not do that to this task (not offered to them, not theirs, not admin)."""
+
+    code = "task.not-permitted"
+    http_status = 403
+
+    def __init__(self, task_id: int, action: str, username: str) -> None:
+        self.task_id, self.action, self.username = task_id, action, username
+        super().__init__(f"{username} may not {action} user task {task_id}")
+
+
+class FourEyesViolation(EngineError):
+    """The user completed an earlier task of the instance that this task excludes."""
+
+    code = "task.four-eyes"
+    http_status = 403
+
+    def __init__(self, task_id: int, username: str, element_id: str) -> None:
+        self.task_id, self.username, self.element_id = task_id, username, element_id
+        super().__init__(
+            f"{username} completed {element_id!r} of this instance and so may not take "
+            f"user task {task_id} (four-eyes rule)"
+        )
+
+
+class TaskDelegationPending(EngineError):
+    """A delegated task goes back to its owner with resolve; only the owner completes it."""
+
+    code = "task.delegation-pending"
+    http_status = 409
+
+    def __init__(self, task_id: int, owner: str) -> None:
+        self.task_id, self.owner = task_id, owner
+        super().__init__(
+            f"user task {task_id} is delegated: resolve it to hand it back to {owner}"
+        )
+
+
+class TaskNotDelegated(EngineError):
+    code = "task.not-delegated"
+    http_status = 409
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        super().__init__(f"user task {task_id} is not delegated, so it cannot be resolved")
+
+
+class InvalidTaskAction(EngineError):
+    """Bad input to a task action: an unknown user, an empty comment, an unknown view."""
+
+    code = "task.invalid-action"
+    http_status = 400
+
+
+class BulkFormsDiffer(EngineError):
+    """Bulk completion with one decision needs tasks whose forms agree."""
+
+    code = "task.bulk-forms-differ"
+    http_status = 400
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        self.kinds = tuple(kinds)
+        super().__init__(
+            "these tasks have different forms, so one decision cannot complete them all: "
+            + ", ".join(self.kinds)
+        )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from engine.errors import AuditIsAppendOnly
 from engine.status import InstanceStatus, UserTaskStatus
@@ -183,6 +184,27 @@ class UserTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Delegation (Camunda 7's owner + delegationState): the owner keeps the task while the
+    # assignee (the delegate) works it; resolving gives it back to the owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="owned_tasks",
+    )
+    delegation_state = models.CharField(max_length=16, blank=True, default="")
+    # What the delegate proposed when resolving: merged under the owner's values on completion.
+    resolved_variables = models.JSONField(default=dict, blank=True)
+    # Copied from the instance so the inbox filters and sorts without joining it.
+    process_key = models.CharField(max_length=255, blank=True, default="")
+    business_key = models.CharField(max_length=255, null=True, blank=True)
+    # The variables the model marks visible in the task list (`listVariables`), as they were
+    # when the task was offered.
+    list_variables = models.JSONField(default=dict, blank=True)
+    # Four-eyes: element ids whose completers may not claim or complete this task.
+    exclude_completers_of = models.JSONField(default=list, blank=True)
+    # SLA: on track before at_risk_at, at risk until due, breached from due on (sla.py).
+    at_risk_at = models.DateTimeField(null=True, blank=True)
+    sla_stage = models.PositiveSmallIntegerField(default=0)  # 1 at-risk handled, 2 breach
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -195,6 +217,16 @@ class UserTask(models.Model):
             models.Index(fields=["status", "due"], name="engine_usertask_status_due"),
             models.Index(fields=["assignee", "status"], name="engine_usertask_assignee"),
             models.Index(fields=["status", "created_at"], name="engine_usertask_status_new"),
+            models.Index(fields=["status", "priority"], name="engine_usertask_status_prio"),
+            models.Index(fields=["status", "at_risk_at"], name="engine_usertask_status_risk"),
+            models.Index(fields=["process_key", "element_id", "status"],
+                         name="engine_usertask_proc_el"),
+            models.Index(fields=["business_key"], name="engine_usertask_bkey"),
+            models.Index(fields=["owner", "status"], name="engine_usertask_owner"),
+        ]
+        permissions = [
+            ("claim_usertask", "Can claim the user task"),
+            ("complete_usertask", "Can complete the user task"),
         ]
 
     def __str__(self) -> str:
@@ -215,6 +247,101 @@ class UserTaskCandidateGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_name} may work task {self.task_id}"
+
+
+class TaskUserPermission(UserObjectPermissionBase):
+    """django-guardian object permission of one user on one task (a direct foreign key,
+    so "tasks I may see" is an indexed join instead of a text match on object_pk)."""
+
+    content_object = models.ForeignKey(UserTask, on_delete=models.CASCADE,
+                                       related_name="user_permissions")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class TaskGroupPermission(GroupObjectPermissionBase):
+    """django-guardian object permission of one group on one task (direct foreign key)."""
+
+    content_object = models.ForeignKey(UserTask, on_delete=models.CASCADE,
+                                       related_name="group_permissions")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        abstract = False
+
+
+class TaskComment(models.Model):
+    """A comment on a task, by a person; audited on the instance chain as well."""
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"], name="engine_taskcomment_task")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on task {self.task_id}"
+
+
+class TaskSubstitution(models.Model):
+    """`substitute` works the tasks offered to `user` from starts_at until ends_at."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="substituted_by"
+    )
+    substitute = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="substituting"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="engine_substitution_range"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("substitute")),
+                                   name="engine_substitution_not_self"),
+        ]
+        indexes = [
+            models.Index(fields=["substitute", "starts_at", "ends_at"],
+                         name="engine_substitution_sub"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.substitute_id} for {self.user_id} from {self.starts_at} to {self.ends_at}"
+
+
+class SavedInboxView(models.Model):
+    """A named inbox filter a user saved; `shared_with` lets a group use it too."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_inbox_views"
+    )
+    name = models.CharField(max_length=100)
+    view = models.CharField(max_length=16, default="mine")
+    filters = models.JSONField(default=dict, blank=True)
+    order = models.CharField(max_length=16, default="due")
+    shared_with = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="engine_savedview_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"inbox view {self.name!r} of {self.owner_id}"
 
 
 class Job(models.Model):
@@ -369,6 +496,10 @@ class AuditKind(models.TextChoices):
     TASK_UNCLAIMED = "task_unclaimed", "task handed back"
     TASK_DELEGATED = "task_delegated", "task delegated"
     TASK_COMPLETED = "task_completed", "task completed"
+    TASK_ASSIGNED = "task_assigned", "task assigned"
+    TASK_RESOLVED = "task_resolved", "task resolved"
+    TASK_COMMENTED = "task_commented", "task commented"
+    TASK_ESCALATED = "task_escalated", "task escalated"
     VARIABLE_SET = "variable_set", "variable set"
     JOB_SCHEDULED = "job_scheduled", "job scheduled"
     JOB_FIRED = "job_fired", "job fired"

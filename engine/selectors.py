@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
@@ -88,6 +90,226 @@ def user_task_open_list(
 def instance_user_tasks(*, instance_id: int) -> QuerySet[UserTask]:
     """Every task of one instance (open and ended), oldest first."""
     return UserTask.objects.filter(instance_id=instance_id).order_by("created_at", "id")
+
+
+# --- The approvers' inbox (issue 5) --------------------------------------------------
+
+INBOX_VIEWS = ("mine", "group", "substituting", "all")
+INBOX_ORDERS = ("due", "-due", "priority", "-priority", "created", "-created")
+SLA_STATES = ("on_track", "at_risk", "breached", "none")
+_ORDERINGS: dict[str, tuple[Any, ...]] = {
+    "due": (F("due").asc(nulls_last=True), "-priority", "id"),
+    "-due": (F("due").desc(nulls_last=True), "-priority", "id"),
+    "priority": ("-priority", F("due").asc(nulls_last=True), "id"),
+    "-priority": ("priority", F("due").asc(nulls_last=True), "id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilters:
+    """Inbox filters; every one given narrows the list (AND). `variables` match the task's
+    list variables (those the model marks with `listVariables`) by equality."""
+
+    process: str | None = None  # process definition key
+    task: str | None = None  # task element id
+    priority_min: int | None = None
+    priority_max: int | None = None
+    sla: str | None = None  # one of SLA_STATES
+    business_key: str | None = None
+    variables: Mapping[str, object] = field(default_factory=dict)
+    text: str | None = None  # in task name, element id, process key, business key
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InboxFilters:
+        """Filters from plain data (a saved view, query parameters); InvalidTaskAction
+        names the first bad entry."""
+        from engine.errors import InvalidTaskAction
+
+        known = {"process", "task", "priority_min", "priority_max", "sla", "business_key",
+                 "variables", "text"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidTaskAction(f"unknown inbox filter {unknown[0]!r}")
+        values: dict[str, Any] = {}
+        for name in ("process", "task", "business_key", "text", "sla"):
+            raw = data.get(name)
+            if raw not in (None, ""):
+                values[name] = str(raw).strip()
+        for name in ("priority_min", "priority_max"):
+            raw = data.get(name)
+            if raw not in (None, ""):
+                try:
+                    values[name] = int(str(raw))
+                except ValueError:
+                    raise InvalidTaskAction(f"{name} {raw!r} is not a whole number") from None
+        if values.get("sla") is not None and values["sla"] not in SLA_STATES:
+            raise InvalidTaskAction(f"unknown SLA state {values['sla']!r}; one of {SLA_STATES}")
+        variables = data.get("variables") or {}
+        if not isinstance(variables, Mapping) or not all(
+                isinstance(k, str) and k for k in variables):
+            raise InvalidTaskAction("variables must map variable names to values")
+        values["variables"] = dict(variables)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("process", "task", "priority_min", "priority_max", "sla",
+                     "business_key", "text"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.variables:
+            out["variables"] = dict(self.variables)
+        return out
+
+
+def _perm_id(codename: str) -> int:
+    from engine.services.user_tasks import permission_ids
+
+    return permission_ids()[codename]
+
+
+def _offered_to(user_ids: Any, codename: str) -> Q:
+    """Tasks on which one of `user_ids` (a list or a subquery) holds `codename`, directly
+    or through a group: two indexed semi-joins on the guardian tables."""
+    from django.contrib.auth import get_user_model
+
+    from engine.models import TaskGroupPermission, TaskUserPermission
+
+    perm = _perm_id(codename)
+    direct = TaskUserPermission.objects.filter(permission_id=perm, user_id__in=user_ids)
+    memberships = get_user_model().groups.through.objects.filter(user_id__in=user_ids)
+    by_group = TaskGroupPermission.objects.filter(
+        permission_id=perm, group_id__in=memberships.values("group_id"))
+    return (Q(pk__in=direct.values("content_object_id"))
+            | Q(pk__in=by_group.values("content_object_id")))
+
+
+def _substituted(user: Any, now: datetime) -> QuerySet[Any]:
+    from engine.models import TaskSubstitution
+
+    return TaskSubstitution.objects.filter(
+        substitute_id=user.pk, starts_at__lte=now, ends_at__gt=now).values("user_id")
+
+
+def sla_state_q(state: str, now: datetime) -> Q:
+    """Tasks in SLA `state` at `now`: on track before at_risk_at, at risk from at_risk_at
+    until due, breached from due on (half-open ranges; see tasks_portal/sla.py)."""
+    if state == "none":
+        return Q(due__isnull=True)
+    if state == "breached":
+        return Q(due__lte=now)
+    if state == "at_risk":
+        return Q(due__gt=now, at_risk_at__lte=now)
+    return Q(due__gt=now) & (Q(at_risk_at__isnull=True) | Q(at_risk_at__gt=now))
+
+
+def user_task_inbox(
+    *,
+    user: Any,
+    view: str = "mine",
+    filters: InboxFilters | None = None,
+    order: str = "due",
+    now: datetime | None = None,
+) -> QuerySet[UserTask]:
+    """One inbox list of open tasks for `user`.
+
+    Views: "mine" (assigned to me), "group" (unclaimed, claimable by me or my groups),
+    "substituting" (offered to or held by the people I substitute now), "all" (process
+    admins only). Orders: INBOX_ORDERS. Rows come with instance, definition and assignee
+    joined (no N+1), the instance state and model bytes left out.
+    """
+    from django.utils import timezone
+
+    from engine.errors import InvalidTaskAction, TaskNotPermitted
+    from engine.services.user_tasks import CLAIM, is_process_admin
+
+    at = now or timezone.now()
+    if view not in INBOX_VIEWS:
+        raise InvalidTaskAction(f"unknown inbox view {view!r}; one of {INBOX_VIEWS}")
+    if order not in INBOX_ORDERS:
+        raise InvalidTaskAction(f"unknown inbox order {order!r}; one of {INBOX_ORDERS}")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return UserTask.objects.none()
+    tasks = UserTask.objects.filter(status__in=list(USER_TASK_ACTIVE))
+    free = Q(assignee__isnull=True, assignee_username__isnull=True)
+    if view == "mine":
+        tasks = tasks.filter(assignee_id=user.pk)
+    elif view == "group":
+        tasks = tasks.filter(free & _offered_to([user.pk], CLAIM))
+    elif view == "substituting":
+        absent = _substituted(user, at)
+        tasks = tasks.filter(Q(assignee_id__in=absent) | (free & _offered_to(absent, CLAIM)))
+    elif not is_process_admin(user):
+        raise TaskNotPermitted(0, "list all tasks", user.get_username())
+    tasks = _filtered(tasks, filters, at)
+    return (tasks.select_related("assignee", "instance__definition")
+            .defer("instance__state", "instance__definition__bpmn_bytes")
+            .order_by(*_ORDERINGS[order]))
+
+
+def _filtered(tasks: QuerySet[UserTask], filters: InboxFilters | None,
+              now: datetime) -> QuerySet[UserTask]:
+    from django.db.models.fields.json import KeyTransform
+
+    if filters is None:
+        return tasks
+    if filters.process:
+        tasks = tasks.filter(process_key=filters.process)
+    if filters.task:
+        tasks = tasks.filter(element_id=filters.task)
+    if filters.priority_min is not None:
+        tasks = tasks.filter(priority__gte=filters.priority_min)
+    if filters.priority_max is not None:
+        tasks = tasks.filter(priority__lte=filters.priority_max)
+    if filters.sla:
+        tasks = tasks.filter(sla_state_q(filters.sla, now))
+    if filters.business_key:
+        tasks = tasks.filter(business_key=filters.business_key)
+    for index, (name, value) in enumerate(sorted(filters.variables.items())):
+        alias = f"_listvar{index}"
+        tasks = tasks.annotate(**{alias: KeyTransform(name, "list_variables")}).filter(
+            **{alias: value})
+    if filters.text:
+        text = filters.text
+        tasks = tasks.filter(Q(name__icontains=text) | Q(element_id__icontains=text)
+                             | Q(process_key__icontains=text)
+                             | Q(business_key__icontains=text))
+    return tasks
+
+
+def user_task_visible(*, user: Any, now: datetime | None = None) -> QuerySet[UserTask]:
+    """Every task (any status) `user` may see: held view permission, own or through a
+    group or someone they substitute now; process admins see all."""
+    from django.utils import timezone
+
+    from engine.services.user_tasks import VIEW, is_process_admin
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return UserTask.objects.none()
+    if is_process_admin(user):
+        return UserTask.objects.all()
+    at = now or timezone.now()
+    return UserTask.objects.filter(_offered_to([user.pk], VIEW)
+                                   | _offered_to(_substituted(user, at), VIEW))
+
+
+def user_task_comments(*, task: UserTask) -> QuerySet[Any]:
+    """A task's comments, oldest first, with their authors."""
+    return task.comments.select_related("author").order_by("created_at", "id")
+
+
+def saved_inbox_view_list(*, user: Any) -> QuerySet[Any]:
+    """The user's own saved views and those shared with one of their groups."""
+    from engine.models import SavedInboxView
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return SavedInboxView.objects.none()
+    return (SavedInboxView.objects.filter(
+        Q(owner_id=user.pk) | Q(shared_with__in=user.groups.all()))
+        .select_related("owner", "shared_with").order_by("name", "id"))
 
 
 def job_due_list(*, now: datetime, kind: str | None = None) -> QuerySet[Job]:

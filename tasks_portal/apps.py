@@ -9,3 +9,26 @@ class TasksPortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tasks_portal"
     verbose_name = "Task portal"
+
+    def ready(self) -> None:
+        from engine.models import UserTask
+        from engine.signals import user_task_changed, user_task_created
+        from tasks_portal import notifications, permissions, sla
+
+        # Order matters: permissions (and automatic assignment) first, then the SLA
+        # instants, then the notifications that read both. All run in the engine's
+        # transaction.
+        user_task_created.connect(permissions.on_task_created, sender=UserTask,
+                                  dispatch_uid="portal.task_permissions")
+        user_task_created.connect(sla.on_task_created, sender=UserTask,
+                                  dispatch_uid="portal.task_sla")
+        user_task_created.connect(notifications.on_task_created, sender=UserTask,
+                                  dispatch_uid="portal.task_notify_created")
+        user_task_changed.connect(notifications.on_task_changed, sender=UserTask,
+                                  dispatch_uid="portal.task_notify_changed")
+        try:
+            from engine.jobs import register_job_kind
+        except ImportError:  # the job runner is not there: sla.sla_sweep still works
+            pass
+        else:
+            register_job_kind(sla.SLA_JOB_KIND, sla.sla_job)

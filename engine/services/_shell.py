@@ -51,6 +51,7 @@ from engine.models import (
 )
 from engine.runtime.call_activity import MAX_CALL_DEPTH
 from engine.runtime.variables import VariableError, to_json_value
+from engine.signals import user_task_created, user_tasks_cancelled
 from engine.status import (
     USER_TASK_ACTIVE,
     InstanceStatus,
@@ -290,9 +291,8 @@ def _apply_effects(
         elif isinstance(effect, runtime.CreateUserTask):
             _create_user_task(instance, effect, now)
         elif isinstance(effect, runtime.CancelUserTask):
-            UserTask.objects.filter(
-                instance=instance, task_id=effect.task_id, status__in=USER_TASK_ACTIVE
-            ).update(status=UserTaskStatus.CANCELLED)
+            _cancel_user_tasks(instance, UserTask.objects.filter(
+                instance=instance, task_id=effect.task_id, status__in=USER_TASK_ACTIVE))
         elif isinstance(effect, runtime.ScheduleJob):
             from engine.jobs import kick_on_commit, kick_soon
             from engine.service_tasks import external_topic
@@ -353,9 +353,8 @@ def _remove_leftovers(instance: ProcessInstance) -> None:
     """
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
-        UserTask.objects.filter(instance=instance, status__in=USER_TASK_ACTIVE).update(
-            status=UserTaskStatus.CANCELLED
-        )
+        _cancel_user_tasks(instance, UserTask.objects.filter(
+            instance=instance, status__in=USER_TASK_ACTIVE))
         Job.objects.filter(instance=instance).delete()
         EventSubscription.objects.filter(instance=instance).delete()
         return
@@ -366,14 +365,28 @@ def _remove_leftovers(instance: ProcessInstance) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH t AS (UPDATE {task} SET status = %s "  # noqa: S608 - table names only
-            f"WHERE instance_id = %s AND status = ANY(%s)), "
+            f"WHERE instance_id = %s AND status = ANY(%s) RETURNING id), "
             f"i AS (UPDATE {incident} SET job_id = NULL "
             f"WHERE job_id IN (SELECT id FROM {job} WHERE instance_id = %s)), "
             f"j AS (DELETE FROM {job} WHERE instance_id = %s), "
-            f"s AS (DELETE FROM {sub} WHERE instance_id = %s) SELECT 1",
+            f"s AS (DELETE FROM {sub} WHERE instance_id = %s) SELECT id FROM t",
             [str(UserTaskStatus.CANCELLED), instance.pk, active, instance.pk, instance.pk,
              instance.pk],
         )
+        cancelled = [row[0] for row in cursor.fetchall()]
+    if cancelled:
+        user_tasks_cancelled.send(sender=UserTask, instance_id=instance.pk, task_pks=cancelled)
+
+
+def _cancel_user_tasks(instance: ProcessInstance, tasks: Any) -> None:
+    """Cancel `tasks` (a queryset of active tasks); tell the portal which ones."""
+    if not user_tasks_cancelled.has_listeners(UserTask):
+        tasks.update(status=UserTaskStatus.CANCELLED)
+        return
+    pks = list(tasks.values_list("pk", flat=True))
+    if pks:
+        UserTask.objects.filter(pk__in=pks).update(status=UserTaskStatus.CANCELLED)
+        user_tasks_cancelled.send(sender=UserTask, instance_id=instance.pk, task_pks=pks)
 
 
 def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
@@ -387,6 +400,16 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
             .first()
         )
     groups = list(dict.fromkeys(effect.candidate_groups))
+    # Lanes, four-eyes and list variables come from the model (cached per definition).
+    from engine.services.user_tasks import lane_group, task_template
+
+    template = task_template(instance.definition, effect.element_id)
+    if not effect.assignee and not effect.candidate_users and not groups:
+        # A lane named like a group offers its tasks to that group when the task names
+        # no one (the lane is the performer of its flow nodes, BPMN 2.0.2 §10.8).
+        lane = lane_group(template)
+        if lane is not None:
+            groups = [lane]
     task = UserTask.objects.create(
         instance=instance,
         task_id=effect.task_id,
@@ -402,11 +425,17 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
         form=plain(effect.form) if effect.form is not None else None,
         status=UserTaskStatus.OPEN,
         created_at=now,
+        process_key=instance.definition.key,
+        business_key=instance.business_key,
+        list_variables={name: effect.variables[name] for name in template.list_variables
+                        if name in effect.variables},
+        exclude_completers_of=list(template.exclude_completers_of),
     )
     if groups:
         UserTaskCandidateGroup.objects.bulk_create(
             [UserTaskCandidateGroup(task=task, group_name=name) for name in groups]
         )
+    user_task_created.send(sender=UserTask, task=task)
 
 
 # --- Call activities -------------------------------------------------------------------
