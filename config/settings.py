@@ -235,19 +235,31 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- REST API ---------------------------------------------------------------------------
+# Tokens are our own (hashed, scoped: tasks_portal/api/models.py); docs/api.md.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tasks_portal.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tasks_portal.api.schema.ProblemAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "tasks_portal.api.pagination.ApiPagination",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "tasks_portal.api.exceptions.problem_exception_handler",
+    # Per API token (browser sessions are not throttled): tasks_portal/api/throttling.py.
+    "DEFAULT_THROTTLE_RATES": {"api_token": os.environ.get("API_TOKEN_RATE", "1200/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "flowdesk API",
-    "DESCRIPTION": "Start processes, work tasks and external tasks, read history.",
+    "DESCRIPTION": "Start processes, work tasks and external tasks, read history. "
+    "Errors are RFC 9457 problem details (application/problem+json) with a stable `code`.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "InstanceStatusEnum": "engine.status.InstanceStatus",
+        "UserTaskStatusEnum": "engine.status.UserTaskStatus",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

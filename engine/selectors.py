@@ -357,3 +357,78 @@ def deployed_form_get(
     if schema is None:
         schema = forms.order_by("-deployment_id").values_list("schema", flat=True).first()
     return dict(schema) if isinstance(schema, dict) else None
+
+
+# --- REST API searches (issue 6) -------------------------------------------------------
+
+
+def process_instance_search(
+    *,
+    definition_id: int | None = None,
+    key: str | None = None,
+    status: str | None = None,
+    business_key: str | None = None,
+    started_by: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    variables: dict[str, object] | None = None,
+    only_started_by_id: int | None = None,
+) -> QuerySet[ProcessInstance]:
+    """Instances matching every given filter, newest first. `variables` match process
+    (root scope) variables by JSON equality; `only_started_by_id` limits the result to one
+    user's instances (what an approver may see)."""
+    from django.db.models.fields.json import KeyTransform
+
+    instances = process_instance_list(status=status, key=key, business_key=business_key)
+    instances = instances.select_related("started_by")
+    if definition_id is not None:
+        instances = instances.filter(definition_id=definition_id)
+    if started_by is not None:
+        instances = instances.filter(started_by__username=started_by)
+    if only_started_by_id is not None:
+        instances = instances.filter(started_by_id=only_started_by_id)
+    if started_after is not None:
+        instances = instances.filter(started_at__gte=started_after)
+    if started_before is not None:
+        instances = instances.filter(started_at__lt=started_before)
+    for index, (name, value) in enumerate((variables or {}).items()):
+        # The root scope is the first one stored ("s"[0]); its variables are under "v".
+        path = KeyTransform(name, KeyTransform("v", KeyTransform("0", KeyTransform(
+            "s", "state"))))
+        alias = f"_var{index}"
+        instances = instances.alias(**{alias: path}).filter(**{alias: value})
+    return instances
+
+
+def job_list(
+    *, instance_id: int | None = None, kind: str | None = None, with_incident: bool | None = None,
+    external: bool | None = None, topic: str | None = None,
+) -> QuerySet[Job]:
+    """Jobs (timers, service and external tasks, custom jobs), soonest due first.
+    `external` True: only external tasks (jobs with a topic, for outside workers)."""
+    jobs = Job.objects.all()
+    if external is not None:
+        jobs = jobs.filter(topic__isnull=not external)
+    if topic is not None:
+        jobs = jobs.filter(topic=topic)
+    if instance_id is not None:
+        jobs = jobs.filter(instance_id=instance_id)
+    if kind is not None:
+        jobs = jobs.filter(kind=kind)
+    if with_incident is not None:
+        has = Exists(Incident.objects.filter(job=OuterRef("pk"), resolved_at__isnull=True))
+        jobs = jobs.filter(has) if with_incident else jobs.exclude(has)
+    return jobs.order_by("due_at", "id")
+
+
+def incident_list(
+    *, instance_id: int | None = None, resolved: bool | None = False
+) -> QuerySet[Incident]:
+    """Incidents, newest first; open ones only unless `resolved` is None (all) or True."""
+    incidents = Incident.objects.select_related("instance__definition").defer(
+        "instance__state", "instance__definition__bpmn_bytes")
+    if resolved is not None:
+        incidents = incidents.filter(resolved_at__isnull=not resolved)
+    if instance_id is not None:
+        incidents = incidents.filter(instance_id=instance_id)
+    return incidents.order_by("-created_at", "-id")

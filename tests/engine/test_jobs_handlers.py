@@ -1,4 +1,4 @@
-"""Service task handlers the job tests use, in-process and in spawned worker processes.
+"""Support for the job tests: service task handlers, and the worker processes they start.
 
 No tests here: worker processes import this module through SERVICE_TASK_MODULES, so it
 registers its handlers on import. In-process tests steer `BEHAVIOUR`; handlers meant for
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from engine.service_tasks import BpmnError, ServiceCall, service_task
 
@@ -103,3 +105,140 @@ def fail_until_fixed(call: ServiceCall) -> Mapping[str, object]:
     if not Path(str(call.variables["fixed"])).exists():
         raise RuntimeError("the downstream system is down")
     return {"fixed_done": True}
+
+
+# --- Worker processes for the multi-process tests ----------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("FLOWDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def flush_redis() -> None:
+    """Empty OUR Redis database (queues left by an earlier run)."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def worker_env(database_name: str, **extra: str) -> dict[str, str]:
+    """Environment of a spawned worker: the pytest test database and our Redis db."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    user, host, port = s.get("USER") or "postgres", s.get("HOST") or "127.0.0.1", s.get(
+        "PORT") or "5432"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update({
+        "DATABASE_URL": f"postgres://{user}@{host}:{port}/{database_name}",
+        "REDIS_URL": REDIS_URL,
+        "JOB_RUNNER": "celery",
+        "SERVICE_TASK_MODULES": "tests.engine.test_jobs_handlers",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": str(REPO),
+        "LOG_LEVEL": "INFO",
+        **extra,
+    })
+    return env
+
+
+class Procs:
+    """Processes a test started; `stop()` kills every one of them (also on failure)."""
+
+    def __init__(self, logdir: Path) -> None:
+        import subprocess
+
+        self._subprocess = subprocess
+        self.logdir = logdir
+        self.procs: dict[str, Any] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Any:
+        out = (self.logdir / f"{name}.log").open("wb")
+        proc = self._subprocess.Popen(argv, cwd=REPO, env=env, stdout=out,
+                                      stderr=self._subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def celery_worker(self, name: str, env: dict[str, str]) -> Any:
+        celery = str(Path(sys.executable).with_name("celery"))
+        return self.start(name, [celery, "-A", "config", "worker", "--pool=solo",
+                                 "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+                                 "--loglevel=INFO"], env)
+
+    def celery_beat(self, env: dict[str, str]) -> Any:
+        celery = str(Path(sys.executable).with_name("celery"))
+        return self.start("beat", [celery, "-A", "config", "beat", "--loglevel=INFO",
+                                   "-s", str(self.logdir / "beat-schedule")], env)
+
+    def log(self, name: str) -> str:
+        path = self.logdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for_log(self, name: str, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log(name):
+                return
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.log(name)}")
+            time.sleep(0.1)
+        raise AssertionError(f"{name} did not log {text!r} in {timeout}s:\n{self.log(name)}")
+
+    def kill(self, name: str) -> None:
+        import signal
+
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in list(self.procs.values()):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for name, proc in list(self.procs.items()):
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except self._subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+            self.procs.pop(name, None)
+
+    def tails(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}"
+                         for p in sorted(self.logdir.glob("*.log")))
+
+
+def wait_until(predicate: Any, timeout: float, what: str, procs: Procs | None = None,
+               interval: float = 0.05) -> float:
+    """Poll `predicate` until true; returns the seconds it took. Fails with the logs."""
+    from django.db import connection
+
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if predicate():
+            return time.monotonic() - began
+        connection.close()  # a fresh snapshot each round
+        time.sleep(interval)
+    logs = procs.tails() if procs is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+
+def jobs_run_by(procs: Procs, name: str) -> int:
+    """How many jobs worker `name` ran so far, from its log (each task logs its count)."""
+    import re
+
+    return sum(int(n) for n in re.findall(r"Task flowdesk\.\w+\[[^\]]+\] succeeded in "
+                                          r"[\d.e-]+s: (\d+)", procs.log(name)))
