@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils.module_loading import import_string
 
 from engine.services.deployments import deployment_create
 
@@ -24,6 +24,9 @@ DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
 ROLE_GROUPS = ("approver", "process_admin", "auditor")
 BUSINESS_GROUPS = ("finance", "managers")
 SYSTEM_USERNAME = "system"
+# Everything a demo system client does: deploy, start, correlate, work external tasks,
+# read history, operate (docs/api.md lists the scopes).
+DEMO_TOKEN_SCOPES = ("deploy", "start", "correlate", "external_tasks", "history", "operate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +99,15 @@ class Command(BaseCommand):
         if created:
             system.set_unusable_password()  # an API client: token only, no portal login
             system.save()
-        token, _ = Token.objects.get_or_create(user=system)
+        # The portal's API tokens are hashed and scoped (tasks_portal/api); named by string
+        # so that the engine package keeps no import of the portal. Derived from
+        # SECRET_KEY, so every run prints the same token while only its hash is stored.
+        ensure_token = import_string("tasks_portal.api.tokens.api_token_ensure_derived")
+        token_key = ensure_token(user=system, purpose="seed_demo system", name="demo system",
+                                 scopes=DEMO_TOKEN_SCOPES)
 
         deployment = deployment_create(
             files=[(DEMO_BPMN.name, DEMO_BPMN.read_bytes())], actor=admin, name="demo"
         )
         definitions = [str(d) for d in deployment.process_definitions.order_by("key")]
-        return token.key, definitions
+        return token_key, definitions

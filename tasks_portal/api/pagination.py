@@ -1,0 +1,11 @@
+"""Pagination for every list: ?page=N&page_size=M, with count and next/previous links."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class ApiPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
