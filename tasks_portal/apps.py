@@ -26,6 +26,7 @@ class TasksPortalConfig(AppConfig):
                                   dispatch_uid="portal.task_notify_created")
         user_task_changed.connect(notifications.on_task_changed, sender=UserTask,
                                   dispatch_uid="portal.task_notify_changed")
+        from tasks_portal import live  # noqa: F401  (live pushes: after the permissions)
         try:
             from engine.jobs import register_job_kind
         except ImportError:  # the job runner is not there: sla.sla_sweep still works
