@@ -359,6 +359,147 @@ def deployed_form_get(
     return dict(schema) if isinstance(schema, dict) else None
 
 
+# --- Admin monitoring: a definition's instances on its diagram (tasks_portal admin pages) --
+
+# Audit kinds that mean "a token went through this element" (one row per pass): arrivals
+# at a join ("gateway joined") are left out because the merged token then leaves by
+# "gateway taken", and "task completed" because "activity completed" follows it.
+PASSED_KINDS = ("activity completed", "event passed", "event caught", "event thrown",
+                "gateway taken")
+_LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED)
+
+
+def _token_nodes_from(alias: str) -> str:
+    """SQL table expression yielding column `node` for each stored token of instance `alias`.
+
+    The state JSON keeps live tokens under "t", each with its node under "n"; counting
+    them in SQL (jsonb on PostgreSQL, JSON1 on SQLite) avoids reading every state row.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return (f"jsonb_to_recordset(COALESCE({alias}.state -> 't', '[]'::jsonb)) "
+                "AS tok(n text)")
+    return f"json_each({alias}.state, '$.t') AS tok"
+
+
+def _token_node_column() -> str:
+    from django.db import connection
+
+    return "tok.n" if connection.vendor == "postgresql" else "json_extract(tok.value, '$.n')"
+
+
+def definition_heatmap(*, definition_id: int) -> dict[str, dict[str, int]]:
+    """Per element of one definition: tokens resting there now, passes, open incidents.
+
+    `{"Review": {"waiting": 3, "passed": 120, "incidents": 0}, ...}` over every running or
+    suspended instance of the definition. Three grouped queries whatever the number of
+    instances: tokens from the instances' state, passes from the audit rows
+    (PASSED_KINDS), open incidents.
+    """
+    from django.db import connection
+    from django.db.models import Count
+
+    from engine.models import AuditEvent
+
+    counts: dict[str, dict[str, int]] = {}
+
+    def slot(element_id: str) -> dict[str, int]:
+        return counts.setdefault(element_id, {"waiting": 0, "passed": 0, "incidents": 0})
+
+    table = connection.ops.quote_name(ProcessInstance._meta.db_table)
+    node = _token_node_column()
+    sql = (f"SELECT {node}, COUNT(*) FROM {table} AS inst, {_token_nodes_from('inst')} "  # noqa: S608
+           "WHERE inst.definition_id = %s AND inst.status IN (%s, %s) "
+           f"GROUP BY {node}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [definition_id, *_LIVE_STATUSES])
+        for element_id, waiting in cursor.fetchall():
+            if element_id is not None:
+                slot(str(element_id))["waiting"] = int(waiting)
+    instances = ProcessInstance.objects.filter(definition_id=definition_id).values("pk")
+    passed = (AuditEvent.objects.filter(instance_id__in=instances, kind__in=PASSED_KINDS)
+              .values("element_id").annotate(n=Count("id")).order_by())
+    for row in passed:
+        if row["element_id"] is not None:
+            slot(row["element_id"])["passed"] = row["n"]
+    incidents = (Incident.objects.filter(instance__definition_id=definition_id,
+                                         resolved_at__isnull=True)
+                 .values("element_id").annotate(n=Count("id")).order_by())
+    for open_row in incidents:
+        slot(open_row["element_id"])["incidents"] = open_row["n"]
+    return counts
+
+
+def element_instances_waiting(
+    *, definition_id: int, element_id: str
+) -> QuerySet[ProcessInstance]:
+    """Running or suspended instances of a definition with a token on `element_id` now."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(ProcessInstance._meta.db_table)
+    sql = (f"SELECT inst.id FROM {table} AS inst, {_token_nodes_from('inst')} "  # noqa: S608
+           f"WHERE inst.definition_id = %s AND inst.status IN (%s, %s) "
+           f"AND {_token_node_column()} = %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [definition_id, *_LIVE_STATUSES, element_id])
+        ids = {row[0] for row in cursor.fetchall()}
+    return process_instance_list().filter(pk__in=ids)
+
+
+def element_instances_passed(
+    *, definition_id: int, element_id: str
+) -> QuerySet[ProcessInstance]:
+    """Instances of a definition (any status) whose tokens went through `element_id`."""
+    from engine.models import AuditEvent
+
+    passed = AuditEvent.objects.filter(
+        instance_id__in=ProcessInstance.objects.filter(definition_id=definition_id)
+        .values("pk"),
+        element_id=element_id, kind__in=PASSED_KINDS,
+    ).values("instance_id")
+    return process_instance_list().filter(pk__in=passed)
+
+
+def instance_active_elements(*, instance: ProcessInstance) -> list[str]:
+    """The elements holding a token of `instance` now (with repeats for parallel tokens)."""
+    tokens = instance.state.get("t", []) if isinstance(instance.state, dict) else []
+    return [str(token["n"]) for token in tokens if isinstance(token, dict) and "n" in token]
+
+
+def definition_versions(*, key: str) -> QuerySet[ProcessDefinition]:
+    """Every version of process `key`, newest first, with who deployed it and how many of
+    its instances are live (`live_instances`) or were ever started (`all_instances`)."""
+    from django.db.models import Count
+
+    return (
+        ProcessDefinition.objects.filter(key=key)
+        .select_related("deployed_by", "deployment").defer("bpmn_bytes")
+        .annotate(
+            live_instances=Count("instances", filter=Q(instances__status__in=_LIVE_STATUSES)),
+            all_instances=Count("instances"),
+        )
+        .order_by("-version")
+    )
+
+
+def definition_key_stats() -> dict[str, dict[str, int]]:
+    """Per process key (all versions): live instances and open incidents. Two grouped queries."""
+    from django.db.models import Count
+
+    stats: dict[str, dict[str, int]] = {}
+    live = (ProcessInstance.objects.filter(status__in=_LIVE_STATUSES)
+            .values("definition__key").annotate(n=Count("id")).order_by())
+    for row in live:
+        stats.setdefault(row["definition__key"], {"live": 0, "incidents": 0})["live"] = row["n"]
+    incidents = (Incident.objects.filter(resolved_at__isnull=True)
+                 .values("instance__definition__key").annotate(n=Count("id")).order_by())
+    for open_row in incidents:
+        slot = stats.setdefault(open_row["instance__definition__key"], {"live": 0, "incidents": 0})
+        slot["incidents"] = open_row["n"]
+    return stats
+
+
 # --- REST API searches (issue 6) -------------------------------------------------------
 
 

@@ -1,0 +1,171 @@
+"""Auditor pages: search the history, read an instance's timeline, export, check the chains.
+
+Auditors (and process admins) read; nothing here writes, and every view answers GET only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from engine.audit import verify
+from engine.history import (
+    audit_event_search,
+    audit_kinds,
+    audit_rows_csv,
+    audit_rows_ndjson,
+    instance_timeline,
+)
+from engine.models import AuditEvent, ProcessInstance
+from tasks_portal.admin_views import reader_required
+
+PAGE_SIZE = 100
+
+
+class HistorySearchForm(forms.Form):
+    """The filters of engine.history.audit_event_search, as a GET form."""
+
+    process = forms.CharField(label="Process key", required=False, max_length=255)
+    business_key = forms.CharField(label="Business key", required=False, max_length=255)
+    actor = forms.CharField(label="User", required=False, max_length=150)
+    element = forms.CharField(label="Element id", required=False, max_length=255)
+    kind = forms.ChoiceField(label="Event kind", required=False)
+    instance = forms.IntegerField(label="Instance", required=False, min_value=1)
+    since = forms.DateTimeField(
+        label="From (UTC)", required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                       "%Y-%m-%d"])
+    until = forms.DateTimeField(
+        label="Until (UTC, not included)", required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                       "%Y-%m-%d"])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.fields["kind"]
+        assert isinstance(kind, forms.ChoiceField)  # noqa: S101 - declared just above
+        kind.choices = [("", "any"), *((k, k) for k in audit_kinds())]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until <= since:
+            self.add_error("until", "Until must be after From.")
+        return data
+
+    def search_arguments(self) -> dict[str, Any]:
+        """Keyword arguments for audit_event_search (empty fields left out)."""
+        data = self.cleaned_data
+        arguments: dict[str, Any] = {
+            "definition_key": data.get("process") or None,
+            "business_key": data.get("business_key") or None,
+            "actor": data.get("actor") or None,
+            "element_id": data.get("element") or None,
+            "kind": data.get("kind") or None,
+            "instance_id": data.get("instance"),
+            "since": _aware(data.get("since")),
+            "until": _aware(data.get("until")),
+        }
+        return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_default_timezone())
+
+
+def _form(request: HttpRequest) -> HistorySearchForm:
+    return HistorySearchForm(request.GET or None)
+
+
+@require_GET
+@reader_required
+def history(request: HttpRequest) -> HttpResponse:
+    """Search the audit trail; the result pages by PAGE_SIZE rows and exports as CSV."""
+    form = _form(request)
+    context: dict[str, Any] = {"form": form, "searched": bool(request.GET)}
+    if request.GET and not form.is_valid():
+        return render(request, "portal/audit/history.html", context, status=400)
+    arguments = form.search_arguments() if request.GET else {}
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    events = audit_event_search(**arguments)
+    start = (page - 1) * PAGE_SIZE
+    # One row more than a page tells whether a next page exists, without COUNT(*) over
+    # what may be millions of rows.
+    rows: list[AuditEvent] = list(events[start:start + PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    context.update({
+        "events": rows[:PAGE_SIZE],
+        "page": page,
+        "first_row": start + 1,
+        "last_row": start + min(len(rows), PAGE_SIZE),
+        "has_next": len(rows) > PAGE_SIZE,
+        "query": query.urlencode(),
+    })
+    return render(request, "portal/audit/history.html", context)
+
+
+@require_GET
+@reader_required
+def history_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    """The whole search result as CSV or NDJSON, streamed row chunk by row chunk."""
+    form = _form(request)
+    if request.GET and not form.is_valid():
+        return render(request, "portal/audit/history.html",
+                      {"form": form, "searched": True}, status=400)
+    events = audit_event_search(**(form.search_arguments() if request.GET else {}))
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    if fmt == "ndjson":
+        response: HttpResponseBase = StreamingHttpResponse(audit_rows_ndjson(events),
+                                         content_type="application/x-ndjson; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(audit_rows_csv(events),
+                                         content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="flowdesk-history-{stamp}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@reader_required
+def instance_history(request: HttpRequest, instance_id: int) -> HttpResponse:
+    """One instance's full timeline: who did what when, with variable changes.
+
+    The history outlives the instance row (audit rows have no foreign key), so this page
+    works for an instance that is gone as long as its events exist.
+    """
+    timeline = instance_timeline(instance_id=instance_id)
+    instance = (ProcessInstance.objects.select_related("definition", "started_by")
+                .defer("definition__bpmn_bytes", "state").filter(pk=instance_id).first())
+    status = 404 if instance is None and not timeline else 200
+    return render(request, "portal/audit/instance.html", {
+        "instance_id": instance_id, "instance": instance, "timeline": timeline,
+    }, status=status)
+
+
+@require_GET
+@reader_required
+def chain_health(request: HttpRequest) -> HttpResponse:
+    """Verify the audit hash chains now (the same walk as `manage.py verify_audit`)."""
+    chain = request.GET.get("chain", "").strip() or None
+    started = timezone.now()
+    report = verify(chain=chain)
+    seconds = (timezone.now() - started).total_seconds()
+    return render(request, "portal/audit/health.html", {
+        "report": report, "chain": chain, "seconds": seconds, "checked_at": started,
+        "first": report.problems[0] if report.problems else None,
+    })
