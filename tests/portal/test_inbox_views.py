@@ -36,8 +36,7 @@ def client_for(user: Any) -> Client:
     return client
 
 
-@pytest.fixture
-def team() -> dict[str, Any]:
+def make_team() -> dict[str, Any]:
     """ann and bob approve for managers, fay is in finance, eve is in no group, root admins."""
     return {
         "ann": make_user("ann", APPROVER, "managers"),
@@ -46,6 +45,11 @@ def team() -> dict[str, Any]:
         "eve": make_user("eve"),
         "root": make_user("root", PROCESS_ADMIN),
     }
+
+
+@pytest.fixture
+def team() -> dict[str, Any]:
+    return make_team()
 
 
 def listed(response: Any) -> list[int]:
