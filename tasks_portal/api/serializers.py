@@ -21,6 +21,15 @@ from engine.status import InstanceStatus
 # --- Shared pieces -------------------------------------------------------------------------
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would turn 5 or true into "5" and "True"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class VariablesField(serializers.DictField):
     """Process variables: an object of JSON values (the engine checks the values)."""
 
@@ -60,9 +69,9 @@ class DefinitionSerializer(serializers.ModelSerializer):
 
 
 class FormResourceSerializer(serializers.Serializer):
-    form_id = serializers.CharField()
-    name = serializers.CharField()
-    checksum = serializers.CharField()
+    form_id = StrictCharField()
+    name = StrictCharField()
+    checksum = StrictCharField()
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -87,12 +96,12 @@ class DeploymentCreateSerializer(serializers.Serializer):
 
     file = serializers.ListField(child=serializers.FileField(), allow_empty=False,
                                  help_text=".bpmn models and .form/.json form-js forms")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
 
 
 class StartSerializer(serializers.Serializer):
     variables = VariablesField(required=False)
-    business_key = serializers.CharField(required=False, allow_null=True, max_length=255)
+    business_key = StrictCharField(required=False, allow_null=True, max_length=255)
 
 
 # --- Instances -------------------------------------------------------------------------
@@ -112,7 +121,7 @@ class InstanceSerializer(serializers.ModelSerializer):
 
 
 class TaskSummarySerializer(serializers.ModelSerializer):
-    assignee = serializers.CharField(source="assignee_username", allow_null=True)
+    assignee = StrictCharField(source="assignee_username", allow_null=True)
 
     class Meta:
         model = UserTask
@@ -121,7 +130,7 @@ class TaskSummarySerializer(serializers.ModelSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    process_key = serializers.CharField(source="instance.definition.key", read_only=True)
+    process_key = StrictCharField(source="instance.definition.key", read_only=True)
     resolved_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -134,7 +143,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 
 class ActiveElementSerializer(serializers.Serializer):
-    element_id = serializers.CharField()
+    element_id = StrictCharField()
     tokens = serializers.IntegerField()
 
 
@@ -159,21 +168,21 @@ class SetVariablesSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=1000)
 
 
 class InstanceFilterSerializer(serializers.Serializer):
     """Query parameters of GET /process-instances/."""
 
     definition_id = serializers.IntegerField(required=False, min_value=1)
-    key = serializers.CharField(required=False, max_length=255)
+    key = StrictCharField(required=False, max_length=255)
     status = serializers.ChoiceField(required=False, choices=InstanceStatus.choices)
-    business_key = serializers.CharField(required=False, max_length=255)
-    started_by = serializers.CharField(required=False, max_length=150)
+    business_key = StrictCharField(required=False, max_length=255)
+    started_by = StrictCharField(required=False, max_length=150)
     started_after = serializers.DateTimeField(required=False)
     started_before = serializers.DateTimeField(required=False)
     variable = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=StrictCharField(), required=False,
         help_text="name=value, repeatable; value is JSON (42, true, \"text\") or else a string",
     )
 
@@ -182,10 +191,10 @@ class InstanceFilterSerializer(serializers.Serializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    assignee = serializers.CharField(source="assignee_username", allow_null=True)
+    assignee = StrictCharField(source="assignee_username", allow_null=True)
     process_instance = serializers.IntegerField(source="instance_id")
-    process_key = serializers.CharField(source="instance.definition.key")
-    business_key = serializers.CharField(source="instance.business_key", allow_null=True)
+    process_key = StrictCharField(source="instance.definition.key")
+    business_key = StrictCharField(source="instance.business_key", allow_null=True)
 
     class Meta:
         model = UserTask
@@ -206,18 +215,18 @@ class CompleteSerializer(serializers.Serializer):
 
 
 class DelegateSerializer(serializers.Serializer):
-    to = serializers.CharField(max_length=150, help_text="The username to delegate to.")
+    to = StrictCharField(max_length=150, help_text="The username to delegate to.")
 
 
 class CommentSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=10000)
+    text = StrictCharField(max_length=10000)
 
 
 class CommentOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     task = serializers.IntegerField()
-    author = serializers.CharField(allow_null=True)
-    text = serializers.CharField()
+    author = StrictCharField(allow_null=True)
+    text = StrictCharField()
     created_at = serializers.DateTimeField()
 
 
@@ -225,8 +234,8 @@ class CommentOutSerializer(serializers.Serializer):
 
 
 class MessageSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    business_key = serializers.CharField(required=False, allow_null=True, max_length=255)
+    name = StrictCharField(max_length=255)
+    business_key = StrictCharField(required=False, allow_null=True, max_length=255)
     correlation = VariablesField(required=False, help_text=(
         "Correlation keys (or process variables) the waiting instance must have."))
     variables = VariablesField(required=False)
@@ -238,7 +247,7 @@ class MessageResultSerializer(serializers.Serializer):
 
 
 class SignalSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
+    name = StrictCharField(max_length=255)
     variables = VariablesField(required=False)
 
 
@@ -250,15 +259,15 @@ class SignalResultSerializer(serializers.Serializer):
 
 
 class TopicSerializer(serializers.Serializer):
-    topic_name = serializers.CharField(max_length=255)
+    topic_name = StrictCharField(max_length=255)
     lock_duration = serializers.IntegerField(min_value=1, max_value=86_400_000,
                                              help_text="Lock duration in milliseconds.")
-    variables = serializers.ListField(child=serializers.CharField(), required=False,
+    variables = serializers.ListField(child=StrictCharField(), required=False,
                                       allow_null=True, help_text="Names to fetch; omit = all.")
 
 
 class FetchAndLockSerializer(serializers.Serializer):
-    worker_id = serializers.CharField(max_length=255)
+    worker_id = StrictCharField(max_length=255)
     max_tasks = serializers.IntegerField(min_value=1, max_value=100, default=10)
     async_response_timeout = serializers.IntegerField(
         min_value=0, max_value=60_000, default=0,
@@ -268,21 +277,21 @@ class FetchAndLockSerializer(serializers.Serializer):
 
 class LockedExternalTaskSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    topic_name = serializers.CharField()
-    worker_id = serializers.CharField()
+    topic_name = StrictCharField()
+    worker_id = StrictCharField()
     lock_expiration_time = serializers.DateTimeField()
     retries = serializers.IntegerField(allow_null=True)
     process_instance_id = serializers.IntegerField()
-    process_definition_key = serializers.CharField()
-    activity_id = serializers.CharField()
-    business_key = serializers.CharField(allow_null=True)
+    process_definition_key = StrictCharField()
+    activity_id = StrictCharField()
+    business_key = StrictCharField(allow_null=True)
     variables = VariablesField()
     priority = serializers.IntegerField()
-    error_message = serializers.CharField(allow_null=True)
+    error_message = StrictCharField(allow_null=True)
 
 
 class WorkerSerializer(serializers.Serializer):
-    worker_id = serializers.CharField(max_length=255)
+    worker_id = StrictCharField(max_length=255)
 
 
 class ExternalCompleteSerializer(WorkerSerializer):
@@ -290,8 +299,8 @@ class ExternalCompleteSerializer(WorkerSerializer):
 
 
 class ExternalFailureSerializer(WorkerSerializer):
-    error_message = serializers.CharField(max_length=10000)
-    error_details = serializers.CharField(required=False, allow_blank=True, default="")
+    error_message = StrictCharField(max_length=10000)
+    error_details = StrictCharField(required=False, allow_blank=True, default="")
     retries = serializers.IntegerField(required=False, allow_null=True, min_value=0,
                                        max_value=1000, default=None)
     retry_timeout = serializers.IntegerField(required=False, min_value=0,
@@ -300,8 +309,8 @@ class ExternalFailureSerializer(WorkerSerializer):
 
 
 class ExternalBpmnErrorSerializer(WorkerSerializer):
-    error_code = serializers.CharField(max_length=255)
-    error_message = serializers.CharField(required=False, allow_blank=True, default="")
+    error_code = StrictCharField(max_length=255)
+    error_message = StrictCharField(required=False, allow_blank=True, default="")
     variables = VariablesField(required=False)
 
 
@@ -337,11 +346,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class HistoryFilterSerializer(serializers.Serializer):
     instance_id = serializers.IntegerField(required=False, min_value=1)
-    definition_key = serializers.CharField(required=False, max_length=255)
-    business_key = serializers.CharField(required=False, max_length=255)
-    element_id = serializers.CharField(required=False, max_length=255)
-    actor = serializers.CharField(required=False, max_length=150)
-    kind = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    definition_key = StrictCharField(required=False, max_length=255)
+    business_key = StrictCharField(required=False, max_length=255)
+    element_id = StrictCharField(required=False, max_length=255)
+    actor = StrictCharField(required=False, max_length=150)
+    kind = serializers.ListField(child=StrictCharField(max_length=64), required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 
@@ -354,11 +363,11 @@ class HistoryFilterSerializer(serializers.Serializer):
 
 class TimelineEntrySerializer(serializers.Serializer):
     seq = serializers.IntegerField()
-    chain = serializers.CharField()
+    chain = StrictCharField()
     at = serializers.DateTimeField()
-    kind = serializers.CharField()
-    actor = serializers.CharField(allow_null=True)
-    element_id = serializers.CharField(allow_null=True)
+    kind = StrictCharField()
+    actor = StrictCharField(allow_null=True)
+    element_id = StrictCharField(allow_null=True)
     data = serializers.JSONField()
     change = serializers.JSONField(required=False, help_text=(
         "For a variable set: {name, old, new, first}."))

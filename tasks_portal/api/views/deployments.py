@@ -156,7 +156,9 @@ class DefinitionList(ApiView):
             raise ApiProblem(code="request.invalid", http_status=400,
                              detail="all_versions: use true or false",
                              extra={"errors": {"all_versions": ["true or false"]}})
-        definitions = process_definition_list(latest_only=raw in ("false", "0"))
+        # By key, newest version first: a renamed version must not sort away from its key.
+        definitions = process_definition_list(latest_only=raw in ("false", "0")).order_by(
+            "key", "-version")
         key = request.query_params.get("key")
         if key:
             definitions = definitions.filter(key=key)
