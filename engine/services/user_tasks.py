@@ -691,10 +691,11 @@ def user_task_escalate(*, task_id: int, to_group: str, actor: UserLike | None = 
 def assign_automatically(task: UserTask, strategy: str, *, now: datetime,
                          scope_groups: Sequence[str] = ()) -> UserLike | None:
     """Pick an assignee for a new, unassigned task among its candidates and give it to
-    them (in the caller's transaction, the instance locked): "round-robin" takes the
+    them (in the caller's transaction, the instance locked). "round-robin" takes the
     candidate whose last task of this kind (process and element, or in `scope_groups`)
-    is oldest, "least-loaded" the one with the fewest open tasks. Candidates who would
-    break the four-eyes rule are skipped. Returns the user, or None without candidates."""
+    is the oldest (by row id, so tasks made in the same instant still take turns);
+    "least-loaded" the one with the fewest open tasks. Candidates who would break the
+    four-eyes rule are skipped. Returns the user, or None without candidates."""
     user_model = get_user_model()
     offered = Q(pk__in=[])
     if task.candidate_users:
@@ -720,7 +721,7 @@ def assign_automatically(task: UserTask, strategy: str, *, now: datetime,
         else:
             kind = Q(assigned_tasks__process_key=task.process_key,
                      assigned_tasks__element_id=task.element_id)
-        ranked = candidates.annotate(last=Max("assigned_tasks__created_at", filter=kind)
+        ranked = candidates.annotate(last=Max("assigned_tasks__id", filter=kind)
                                      ).order_by(F("last").asc(nulls_first=True), name)
     chosen = ranked.first()
     if chosen is None:
