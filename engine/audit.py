@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from engine import locks
+from engine import rows as db_rows
 from engine.errors import AuditNeedsTransaction
 from engine.models import GENESIS_HASH, AuditChain, AuditEvent
 
@@ -25,6 +26,7 @@ __all__ = [
     "AuditReport",
     "Problem",
     "audit_append",
+    "audit_append_hinted",
     "audit_append_many",
     "canonical_bytes",
     "event_hash",
@@ -157,7 +159,12 @@ def audit_append(
 
 
 def audit_append_many(
-    chain: str, entries: Sequence[AuditEntry], *, new_chain: bool = False
+    chain: str,
+    entries: Sequence[AuditEntry],
+    *,
+    new_chain: bool = False,
+    head_hint: tuple[int, int, str] | None = None,
+    returning: bool = True,
 ) -> list[AuditEvent]:
     """Append `entries` to `chain` in order: one lock, one bulk insert, one head update.
 
@@ -165,11 +172,48 @@ def audit_append_many(
     record; the chain head stays locked until that transaction ends. `new_chain` is a hint
     that the chain has no head yet (a process instance created in this transaction): the
     head is then inserted with its final seq and hash in one statement, which also locks
-    it; if a head exists after all, the append takes the ordinary path.
+    it; if a head exists after all, the append takes the ordinary path. `head_hint` is
+    the head (id, last seq, last hash) as the caller read it in this transaction (with
+    the instance row, engine.locks): on PostgreSQL the rows then go in with a
+    compare-and-set of the head in the same statement, and only a head that moved since
+    costs the ordinary lock. With `returning=False` no AuditEvent objects are built and
+    [] is returned (the trigger path, which does not need them).
     """
+    appended = _append(chain, entries, new_chain=new_chain, head_hint=head_hint,
+                       returning=returning)
+    return appended[1]
+
+
+def audit_append_hinted(
+    chain: str,
+    entries: Sequence[AuditEntry],
+    *,
+    new_chain: bool = False,
+    head_hint: tuple[int, int, str] | None = None,
+) -> tuple[int, int, str] | None:
+    """audit_append_many without building AuditEvent objects; returns the chain head
+    after the append, (id, last seq, last hash), for the caller's next `head_hint`
+    (None when nothing was appended or the head id is not known)."""
+    return _append(chain, entries, new_chain=new_chain, head_hint=head_hint,
+                   returning=False)[0]
+
+
+_Row = tuple[str, int, int | None, str | None, str, str | None, int | None, datetime,
+             dict[str, Any], str, str]
+
+
+def _append(
+    chain: str,
+    entries: Sequence[AuditEntry],
+    *,
+    new_chain: bool,
+    head_hint: tuple[int, int, str] | None,
+    returning: bool,
+) -> tuple[tuple[int, int, str] | None, list[AuditEvent]]:
     if not entries:
-        return []
-    if not transaction.get_connection().in_atomic_block:
+        return head_hint, []
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise AuditNeedsTransaction()
     if not chain or len(chain) > 100:
         raise ValueError(f"bad audit chain name {chain!r}")
@@ -180,79 +224,113 @@ def audit_append_many(
             raise ValueError(f"bad audit event kind {entry.kind!r}")
         format_at(entry.at)  # refuses naive datetimes before anything is locked
 
-    postgres = transaction.get_connection().vendor == "postgresql"
+    if connection.vendor != "postgresql":
+        return None, _append_orm(chain, prepared, new_chain=new_chain)
     if new_chain:
         rows, seq, prev = _chained_rows(chain, prepared, 0, GENESIS_HASH)
-        if postgres:
-            if _pg_insert(rows, new_head=(chain, seq, prev)):
-                return rows
-        elif _insert_head(chain, seq, prev):
-            return AuditEvent.objects.bulk_create(rows)
+        stored = _pg_insert(rows, new_head=(chain, seq, prev))
+        if stored is not None:
+            return (stored[0], seq, prev), _events(rows, stored[1]) if returning else []
+    elif head_hint is not None:
+        head_id, seq, prev = head_hint
+        rows, new_seq, new_prev = _chained_rows(chain, prepared, seq, prev)
+        stored = _pg_insert(rows, compare_and_set=(head_id, seq, prev, new_seq, new_prev))
+        if stored is not None:
+            return (head_id, new_seq, new_prev), _events(rows, stored[1]) if returning else []
+    # The ordinary path: lock the head, then the same compare-and-set cannot miss.
     head = locks.lock_audit_chain(chain)
     rows, seq, prev = _chained_rows(chain, prepared, head.last_seq, head.last_hash)
-    if postgres:
-        _pg_insert(rows, head_update=(head.pk, seq, prev))
-        return rows
-    created = AuditEvent.objects.bulk_create(rows)
+    stored = _pg_insert(rows, compare_and_set=(head.pk, head.last_seq, head.last_hash,
+                                               seq, prev))
+    if stored is None:  # pragma: no cover - the head is locked by this transaction
+        raise RuntimeError(f"audit chain {chain!r} moved under its lock")
+    return (head.pk, seq, prev), _events(rows, stored[1]) if returning else []
+
+
+def _append_orm(chain: str, prepared: Sequence[_Prepared], *, new_chain: bool
+                ) -> list[AuditEvent]:
+    """Other databases: the same chain through the ORM."""
+    if new_chain:
+        rows, seq, prev = _chained_rows(chain, prepared, 0, GENESIS_HASH)
+        if _insert_head(chain, seq, prev):
+            return AuditEvent.objects.bulk_create(_events(rows, None))
+    head = locks.lock_audit_chain(chain)
+    rows, seq, prev = _chained_rows(chain, prepared, head.last_seq, head.last_hash)
+    created = AuditEvent.objects.bulk_create(_events(rows, None))
     AuditChain.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=prev)
     return created
+
+
+def _events(rows: list[_Row], ids: dict[int, int] | None) -> list[AuditEvent]:
+    """AuditEvent objects of `rows`; with `ids` (seq -> id) as rows already stored."""
+    events = [AuditEvent(**dict(zip(_EVENT_COLUMNS, row, strict=True))) for row in rows]
+    if ids is not None:
+        alias = transaction.get_connection().alias
+        for event in events:
+            event.pk = ids[event.seq]
+            event._state.adding = False
+            event._state.db = alias
+    return events
 
 
 _EVENT_COLUMNS = ("chain", "seq", "instance_id", "element_id", "kind", "actor", "actor_id",
                   "at", "data", "prev_hash", "hash")
 _EVENT_TYPES = ("varchar", "bigint", "bigint", "varchar", "varchar", "varchar", "bigint",
                 "timestamptz", "jsonb", "varchar", "varchar")
+_SQL: dict[str, str] = {}
+
+
+def _pg_sql() -> dict[str, str]:
+    if not _SQL:
+        qn = transaction.get_connection().ops.quote_name
+        events, heads = qn(AuditEvent._meta.db_table), qn(AuditChain._meta.db_table)
+        columns = ", ".join(qn(name) for name in _EVENT_COLUMNS)
+        arrays = ", ".join(f"%s::{kind}[]" for kind in _EVENT_TYPES)
+        insert = (f"INSERT INTO {events} ({columns}) "  # noqa: S608 - names only
+                  f"SELECT * FROM unnest({arrays}) AS u WHERE EXISTS (SELECT 1 FROM h) "
+                  "RETURNING id, seq")
+        _SQL["new"] = (f"WITH h AS (INSERT INTO {heads} (name, last_seq, last_hash) "  # noqa: S608
+                       "VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING id), "
+                       f"e AS ({insert}) SELECT h.id, e.id, e.seq FROM h, e")
+        _SQL["cas"] = (f"WITH h AS (UPDATE {heads} SET last_seq = %s, last_hash = %s "  # noqa: S608
+                       "WHERE id = %s AND last_seq = %s AND last_hash = %s RETURNING id), "
+                       f"e AS ({insert}) SELECT h.id, e.id, e.seq FROM h, e")
+    return _SQL
 
 
 def _pg_insert(
-    rows: list[AuditEvent],
+    rows: list[_Row],
     *,
     new_head: tuple[str, int, str] | None = None,
-    head_update: tuple[int, int, str] | None = None,
-) -> bool:
-    """PostgreSQL: insert `rows` and write the chain head in ONE statement.
+    compare_and_set: tuple[int, int, str, int, str] | None = None,
+) -> tuple[int, dict[int, int]] | None:
+    """PostgreSQL: insert `rows` and write the chain head in ONE prepared statement.
 
     With `new_head` (name, seq, hash) the head is inserted (ON CONFLICT DO NOTHING) and the
-    rows only if that insert happened; False means the chain had a head and nothing was
-    written. With `head_update` (id, seq, hash) the locked head is moved on. The rows get
-    their ids, as bulk_create would give them.
+    rows only if that insert happened. With `compare_and_set` (id, seq, hash, new seq, new
+    hash) the head moves on only if it is still at (seq, hash), and the rows go in only
+    then: a head that another transaction moved meanwhile (its UPDATE waits for that
+    transaction, then sees the new head) writes nothing. Returns (the head id, the rows'
+    ids by seq), or None when nothing was written.
     """
-    connection = transaction.get_connection()
-    qn = connection.ops.quote_name
-    events, heads = qn(AuditEvent._meta.db_table), qn(AuditChain._meta.db_table)
-    columns = ", ".join(qn(name) for name in _EVENT_COLUMNS)
-    arrays = ", ".join(f"%s::{kind}[]" for kind in _EVENT_TYPES)
-    values: list[Any] = [
-        [r.chain for r in rows], [r.seq for r in rows], [r.instance_id for r in rows],
-        [r.element_id for r in rows], [r.kind for r in rows], [r.actor for r in rows],
-        [r.actor_id for r in rows], [r.at for r in rows],
-        [json.dumps(r.data, ensure_ascii=False, allow_nan=False) for r in rows],
-        [r.prev_hash for r in rows], [r.hash for r in rows],
-    ]
-    insert = f"INSERT INTO {events} ({columns}) SELECT * FROM unnest({arrays}) AS u"  # noqa: S608
+    sql = _pg_sql()
+    columns = list(zip(*rows, strict=True))
+    values: list[Any] = [list(column) for column in columns]
+    data_index = _EVENT_COLUMNS.index("data")
+    values[data_index] = [json.dumps(d, ensure_ascii=False, allow_nan=False)
+                          for d in columns[data_index]]
     if new_head is not None:
-        sql = (f"WITH h AS (INSERT INTO {heads} (name, last_seq, last_hash) "  # noqa: S608
-               f"VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING id), "
-               f"e AS ({insert} WHERE EXISTS (SELECT 1 FROM h) RETURNING id, seq) "
-               "SELECT id, seq FROM e")
-        params = [*new_head, *values]
+        statement, params = sql["new"], [*new_head, *values]
     else:
-        assert head_update is not None  # noqa: S101 - one of the two is always given
-        head_id, seq, digest = head_update
-        sql = (f"WITH e AS ({insert} RETURNING id, seq), "  # noqa: S608
-               f"h AS (UPDATE {heads} SET last_seq = %s, last_hash = %s WHERE id = %s) "
-               "SELECT id, seq FROM e")
-        params = [*values, seq, digest, head_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = dict((seq_, pk) for pk, seq_ in cursor.fetchall())
-    if not ids:
-        return False
-    for row in rows:
-        row.pk = ids[row.seq]
-        row._state.adding = False
-        row._state.db = connection.alias
-    return True
+        assert compare_and_set is not None  # noqa: S101 - one of the two is always given
+        head_id, seq, digest, new_seq, new_digest = compare_and_set
+        statement, params = sql["cas"], [new_seq, new_digest, head_id, seq, digest, *values]
+    with db_rows.cursor() as cursor:
+        cursor.execute(statement, params)
+        result = cursor.fetchall()
+    if not result:
+        return None
+    return int(result[0][0]), {seq_: pk for _, pk, seq_ in result}
 
 
 _Prepared = tuple[AuditEntry, dict[str, Any], tuple[str | None, int | None]]
@@ -260,9 +338,9 @@ _Prepared = tuple[AuditEntry, dict[str, Any], tuple[str | None, int | None]]
 
 def _chained_rows(
     chain: str, prepared: Sequence[_Prepared], seq: int, prev: str
-) -> tuple[list[AuditEvent], int, str]:
+) -> tuple[list[_Row], int, str]:
     """The rows of `prepared` following a head at (`seq`, `prev`), and the new head."""
-    rows: list[AuditEvent] = []
+    rows: list[_Row] = []
     for entry, data, (actor, actor_id) in prepared:
         seq += 1
         digest = event_hash(
@@ -270,11 +348,8 @@ def _chained_rows(
             element_id=entry.element_id, kind=entry.kind, actor=actor, actor_id=actor_id,
             at=entry.at, data=data,
         )
-        rows.append(AuditEvent(
-            chain=chain, seq=seq, prev_hash=prev, instance_id=entry.instance_id,
-            element_id=entry.element_id, kind=entry.kind, actor=actor, actor_id=actor_id,
-            at=entry.at, data=data, hash=digest,
-        ))
+        rows.append((chain, seq, entry.instance_id, entry.element_id, entry.kind, actor,
+                     actor_id, entry.at, data, prev, digest))
         prev = digest
     return rows, seq, prev
 

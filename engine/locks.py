@@ -14,15 +14,26 @@ chain, a deployment or admin action the `system` chain).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from django.db import transaction
+
+from engine import rows
 from engine.models import (
     AuditChain,
     EventSubscription,
     Job,
+    ProcessDefinition,
     ProcessInstance,
     ProcessKey,
     UserTask,
+    instance_chain,
 )
+
+# Set on an instance that lock_instance read on PostgreSQL: its audit chain head as read
+# with it, (head id, last seq, last hash) or None when the chain has no head yet. A hint
+# for engine.audit, which appends with a compare-and-set on that head (see there).
+AUDIT_HEAD_ATTR = "_audit_head_hint"
 
 
 def lock_process_keys(keys: Iterable[str]) -> dict[str, ProcessKey]:
@@ -66,13 +77,14 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     `state` and `revision` are those of the last committed trigger.
     """
     # of=("self",): lock the instance only, never the definition row every instance shares.
-    rows = (
+    rows_ = (
         ProcessInstance.objects.select_for_update(of=("self",))
         .select_related("definition")
         .defer("definition__bpmn_bytes")
     )
     # The common case in one statement: an instance nobody called.
-    found = rows.filter(pk=instance_id, parent_instance__isnull=True).first()
+    found = (_lock_root_instance_pg(instance_id) if rows.postgresql() else
+             rows_.filter(pk=instance_id, parent_instance__isnull=True).first())
     if found is not None:
         return found
     # A child: its parent never changes, so the chain can be read before locking it.
@@ -86,12 +98,56 @@ def lock_instance(instance_id: int) -> ProcessInstance:
     for ancestor in reversed(chain):
         ProcessInstance.objects.select_for_update(of=("self",)).filter(
             pk=ancestor).values_list("pk", flat=True).first()
-    return rows.get(pk=instance_id)
+    return rows_.get(pk=instance_id)
+
+
+_LOCK_ROOT_SQL: dict[str, Any] = {}
+
+
+def _lock_root_instance_pg(instance_id: int) -> ProcessInstance | None:
+    """PostgreSQL: lock a root instance (no caller) and read it with its definition (less
+    the BPMN bytes) and its audit chain head, in one prepared statement. None when the
+    instance has a caller (or does not exist: the caller's ORM path then raises)."""
+    if not _LOCK_ROOT_SQL:
+        qn = transaction.get_connection().ops.quote_name
+        inst_cols, inst_fields = rows.select_columns(ProcessInstance, "i")
+        def_cols, def_fields = rows.select_columns(ProcessDefinition, "d", ("bpmn_bytes",))
+        _LOCK_ROOT_SQL.update(
+            fields=(inst_fields, def_fields),
+            sql=(f"SELECT {inst_cols}, {def_cols}, h.id, h.last_seq, h.last_hash "  # noqa: S608
+                 f"FROM {qn(ProcessInstance._meta.db_table)} i "
+                 f"JOIN {qn(ProcessDefinition._meta.db_table)} d ON d.id = i.definition_id "
+                 f"LEFT JOIN {qn(AuditChain._meta.db_table)} h ON h.name = %s "
+                 "WHERE i.id = %s AND i.parent_instance_id IS NULL FOR UPDATE OF i"),
+        )
+    inst_fields, def_fields = _LOCK_ROOT_SQL["fields"]
+    with rows.cursor() as cur:
+        cur.execute(_LOCK_ROOT_SQL["sql"], [instance_chain(instance_id), instance_id])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    n, m = len(inst_fields), len(inst_fields) + len(def_fields)
+    instance = rows.fetch(ProcessInstance, inst_fields, row[:n])
+    instance.definition = rows.fetch(ProcessDefinition, def_fields, row[n:m])
+    head_id, seq, digest = row[m:]
+    setattr(instance, AUDIT_HEAD_ATTR, None if head_id is None else (head_id, seq, digest))
+    return instance
 
 
 def lock_user_task(task_pk: int) -> UserTask:
-    """Lock one user task row; call only after its instance is locked."""
-    return UserTask.objects.select_for_update().get(pk=task_pk)
+    """Lock one user task row; call only after its instance is locked.
+    Raises UserTask.DoesNotExist."""
+    if not rows.postgresql():
+        return UserTask.objects.select_for_update().get(pk=task_pk)
+    columns, fields = rows.select_columns(UserTask, "t")
+    table = transaction.get_connection().ops.quote_name(UserTask._meta.db_table)
+    with rows.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM {table} t WHERE t.id = %s FOR UPDATE",  # noqa: S608
+                    [task_pk])
+        row = cur.fetchone()
+    if row is None:
+        raise UserTask.DoesNotExist(f"no user task with id {task_pk}")
+    return rows.fetch(UserTask, fields, row)
 
 
 def lock_job(job_pk: int) -> Job:

@@ -24,8 +24,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from bpmn.timers import parse_timer
-from engine import locks, runtime
-from engine.audit import AuditEntry, audit_append_many
+from engine import locks, rows, runtime
+from engine.audit import AuditEntry, audit_append_hinted, audit_append_many
 from engine.definitions import compiled_process
 from engine.errors import (
     DeliveryTooDeep,
@@ -171,7 +171,7 @@ def start_instance(
         instance.status = instance_transition(instance.status, target)
         instance.ended_at = now
     if idempotency_key is None:
-        instance.save(force_insert=True)
+        rows.insert(instance)
     else:
         try:
             # A savepoint: a concurrent start with the same idempotency key waits on the
@@ -190,7 +190,7 @@ def start_instance(
             element_id=definition.key,
             data={"parent_instance": parent.pk, "call": call_id},
         ))
-    audit_append_many(instance_chain(instance.pk), entries, new_chain=True)
+    _audit_step(instance, entries, new_chain=True)
     _run_calls(instance, step, now=now, actor=actor, depth=depth)
     for item in outbox:
         _deliver(instance, item, now=now, actor=actor, depth=depth + 1)
@@ -237,7 +237,7 @@ def save_instance(instance: ProcessInstance, state: runtime.InstanceState | None
         if state is not None:
             sets += ", state = %s::jsonb"
             params.append(json.dumps(instance.state, ensure_ascii=False))
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET {sets} WHERE id = %s AND revision = %s",  # noqa: S608
                 [*params, instance.pk, instance.revision],
@@ -265,10 +265,20 @@ def apply_step(
     entries, outbox = _apply_effects(instance, step, now=now, actor=actor, job=job)
     _settle_status(instance, step.state, now)
     save_instance(instance, step.state)
-    audit_append_many(instance_chain(instance.pk), entries)
+    _audit_step(instance, entries)
     _run_calls(instance, step, now=now, actor=actor, depth=depth)
     for item in outbox:
         _deliver(instance, item, now=now, actor=actor, depth=depth + 1)
+
+
+def _audit_step(instance: ProcessInstance, entries: Sequence[AuditEntry], *,
+                new_chain: bool = False) -> None:
+    """Append a step's audit entries to the instance's chain, using (and moving on) the
+    chain head read with the instance's lock when there is one (engine.locks)."""
+    hint = getattr(instance, locks.AUDIT_HEAD_ATTR, None)
+    head = audit_append_hinted(instance_chain(instance.pk), entries, new_chain=new_chain,
+                               head_hint=hint)
+    setattr(instance, locks.AUDIT_HEAD_ATTR, head)
 
 
 def _apply_effects(
@@ -362,7 +372,7 @@ def _remove_leftovers(instance: ProcessInstance) -> None:
     task, job, sub, incident = (qn(m._meta.db_table)
                                 for m in (UserTask, Job, EventSubscription, Incident))
     active = list(USER_TASK_ACTIVE)
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"WITH t AS (UPDATE {task} SET status = %s "  # noqa: S608 - table names only
             f"WHERE instance_id = %s AND status = ANY(%s) RETURNING id), "
@@ -410,7 +420,7 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
         lane = lane_group(template)
         if lane is not None:
             groups = [lane]
-    task = UserTask.objects.create(
+    task = UserTask(
         instance=instance,
         task_id=effect.task_id,
         element_id=effect.element_id,
@@ -431,6 +441,7 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
                         if name in effect.variables},
         exclude_completers_of=list(template.exclude_completers_of),
     )
+    rows.insert(task)  # one prepared INSERT on PostgreSQL (the ORM's create elsewhere)
     if groups:
         UserTaskCandidateGroup.objects.bulk_create(
             [UserTaskCandidateGroup(task=task, group_name=name) for name in groups]

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engine import locks, runtime
+from engine import rows as db_rows
 from engine.audit import AuditEntry, audit_append_many
 from engine.errors import (
     DefinitionNotFound,
@@ -53,16 +54,32 @@ __all__ = [
 def _definition(definition_id: int | None, key: str | None) -> ProcessDefinition:
     if (definition_id is None) == (key is None):
         raise DefinitionNotFound("give exactly one of definition_id and key")
-    rows = ProcessDefinition.objects.defer("bpmn_bytes")
-    found = (
-        rows.filter(pk=definition_id).first()
-        if definition_id is not None
-        else rows.filter(key=key).order_by("-version").first()
-    )
+    found: ProcessDefinition | None
+    if db_rows.postgresql():
+        found = _definition_pg(definition_id, key)
+    else:
+        rows = ProcessDefinition.objects.defer("bpmn_bytes")
+        found = (
+            rows.filter(pk=definition_id).first()
+            if definition_id is not None
+            else rows.filter(key=key).order_by("-version").first()
+        )
     if found is None:
         what = f"id {definition_id}" if definition_id is not None else f"key {key!r}"
         raise DefinitionNotFound(f"no process definition with {what}")
     return found
+
+
+def _definition_pg(definition_id: int | None, key: str | None) -> ProcessDefinition | None:
+    """One prepared SELECT (every start reads its definition; the ORM costs more here)."""
+    columns, fields = db_rows.select_columns(ProcessDefinition, "d", ("bpmn_bytes",))
+    table = transaction.get_connection().ops.quote_name(ProcessDefinition._meta.db_table)
+    where, param = (("d.id = %s", definition_id) if definition_id is not None
+                    else ("d.key = %s ORDER BY d.version DESC LIMIT 1", key))
+    with db_rows.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} d WHERE {where}", [param])  # noqa: S608
+        row = cursor.fetchone()
+    return None if row is None else db_rows.fetch(ProcessDefinition, fields, row)
 
 
 def _lock(instance_id: int) -> ProcessInstance:
