@@ -315,7 +315,10 @@ def _task_context(request: HttpRequest, task: UserTask, *, values: Mapping[str, 
             current = shown.get("value")
             shown["selected"] = [str(v) for v in current] if isinstance(current, list) else []
         elif field["type"] == "boolean":
-            shown["checked"] = str(shown.get("value")).lower() in ("true", "on", "1")
+            current = shown.get("value")
+            if isinstance(current, list):  # the hidden "false" and the ticked "true"
+                current = current[-1] if current else None
+            shown["checked"] = str(current).lower() in ("true", "on", "1")
         shown["errors"] = (errors or {}).get(field["id"], [])
         fields.append(shown)
     may_complete = can(user, task, "complete")

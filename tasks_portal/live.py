@@ -11,7 +11,9 @@ Imported once from TasksPortalConfig.ready(); the @receiver decorators connect i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -107,7 +109,17 @@ def _send(groups: list[str], message: dict[str, Any]) -> None:
             await layer.group_send(group, message)
 
     try:
-        async_to_sync(send_all)()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            async_to_sync(send_all)()
+        else:
+            # A synchronous caller inside a running event loop (a test thread that drives
+            # a browser, a sync signal sent from async code): async_to_sync refuses to
+            # run there, so the push goes out from a helper thread.
+            helper = threading.Thread(target=async_to_sync(send_all), daemon=True)
+            helper.start()
+            helper.join(timeout=10)
     except Exception:
         # The change is committed; a lost push only means a page refreshes later.
         logger.exception("live inbox: push of %s to %d inboxes failed",
