@@ -95,6 +95,21 @@ def _actor(request: HttpRequest) -> AbstractBaseUser:
     return user
 
 
+def timeline_for_page(instance_id: int) -> list[dict[str, Any]]:
+    """instance_timeline with each event's data as JSON text (what an auditor expects)."""
+    timeline = instance_timeline(instance_id=instance_id)
+    for entry in timeline:
+        entry["data_json"] = as_json(entry.get("data") or {})
+        change = entry.get("change")
+        if change is not None:
+            change["old_json"], change["new_json"] = as_json(change["old"]), as_json(change["new"])
+    return timeline
+
+
+def as_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def _engine_error(request: HttpRequest, exc: EngineError) -> None:
     messages.error(request, f"{exc.message} ({exc.code})")
 
@@ -395,13 +410,13 @@ def instance_detail(request: HttpRequest, instance_id: int) -> HttpResponse:
         "definition": definition,
         "active": selectors.instance_active_elements(instance=instance),
         "open_incidents": open_incidents,
-        "variables": sorted((name, json.dumps(value, ensure_ascii=False))
+        "variables": sorted((name, as_json(value))
                             for name, value in variables.items()),
         "tasks": selectors.instance_user_tasks(instance_id=instance.pk)
         .filter(status__in=USER_TASK_ACTIVE),
         "jobs": Job.objects.filter(instance_id=instance.pk).order_by("due_at", "id"),
         "incidents": incidents,
-        "timeline": instance_timeline(instance_id=instance.pk),
+        "timeline": timeline_for_page(instance.pk),
         "can_admin": is_process_admin(request.user),
         "live": live,
         "can_retry": _incident_retry_service() is not None,

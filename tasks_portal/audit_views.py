@@ -21,10 +21,9 @@ from engine.history import (
     audit_kinds,
     audit_rows_csv,
     audit_rows_ndjson,
-    instance_timeline,
 )
 from engine.models import AuditEvent, ProcessInstance
-from tasks_portal.admin_views import reader_required
+from tasks_portal.admin_views import as_json, reader_required, timeline_for_page
 
 PAGE_SIZE = 100
 
@@ -109,7 +108,7 @@ def history(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context.update({
-        "events": rows[:PAGE_SIZE],
+        "events": [(event, as_json(event.data)) for event in rows[:PAGE_SIZE]],
         "page": page,
         "first_row": start + 1,
         "last_row": start + min(len(rows), PAGE_SIZE),
@@ -148,7 +147,7 @@ def instance_history(request: HttpRequest, instance_id: int) -> HttpResponse:
     The history outlives the instance row (audit rows have no foreign key), so this page
     works for an instance that is gone as long as its events exist.
     """
-    timeline = instance_timeline(instance_id=instance_id)
+    timeline = timeline_for_page(instance_id)
     instance = (ProcessInstance.objects.select_related("definition", "started_by")
                 .defer("definition__bpmn_bytes", "state").filter(pk=instance_id).first())
     status = 404 if instance is None and not timeline else 200

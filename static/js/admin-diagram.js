@@ -40,16 +40,16 @@
       var level = heatLevel(counts.waiting || 0, maxWaiting);
       if (level) {
         canvas.addMarker(id, "fd-heat-" + level);
-        overlays.add(id, "fd-count", { position: { bottom: 10, left: -10 },
+        overlays.add(id, "fd-count", { position: { top: -10, left: -10 },
           html: badge("waiting", counts.waiting, counts.waiting + " waiting now") });
       }
       if (counts.passed) {
-        overlays.add(id, "fd-count", { position: { bottom: 10, right: 10 },
+        overlays.add(id, "fd-count", { position: { top: -10, right: 10 },
           html: badge("passed", counts.passed, counts.passed + " passed") });
       }
       if (counts.incidents) {
         canvas.addMarker(id, "fd-incident");
-        overlays.add(id, "fd-count", { position: { top: -10, right: 10 },
+        overlays.add(id, "fd-count", { position: { bottom: 10, right: 10 },
           html: badge("incident", counts.incidents, counts.incidents + " open incidents") });
       }
     });
@@ -58,7 +58,7 @@
     Object.keys(tokens).forEach(function (id) {
       if (!registry.get(id)) { return; }
       canvas.addMarker(id, "fd-active");
-      overlays.add(id, "fd-count", { position: { bottom: 10, left: -10 },
+      overlays.add(id, "fd-count", { position: { top: -10, left: -10 },
         html: badge("waiting", tokens[id], tokens[id] + " token(s) here") });
     });
     incidents.forEach(function (id) {
