@@ -20,7 +20,7 @@ from engine.errors import (
     JobNotFound,
     JobWrongKind,
 )
-from engine.models import Job, ProcessInstance
+from engine.models import Incident, Job, ProcessInstance
 from engine.services._shell import json_variables, run_trigger, start_instance
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JobNotDue", "JobNotFound", "JobWrongKind", "job_complete", "job_complete_locked",
-    "job_fail", "job_fail_locked", "job_fire", "job_fire_locked",
+    "job_delete_done", "job_fail", "job_fail_locked", "job_fire", "job_fire_locked",
 ]
 
 TIMER = "timer"
@@ -37,6 +37,21 @@ START_TIMER = "start-timer"
 # Jobs a worker completes: service/send/business rule calls, and async continuations
 # (asyncBefore/asyncAfter: nothing to call, the job only marks a transaction boundary).
 WORK_KINDS = frozenset({"service", "send", "businessRule", "async"})
+
+
+def job_delete_done(job_pk: int) -> None:
+    """Delete a finished job row. Incidents keep pointing at nothing (Incident.job is SET
+    NULL); on PostgreSQL that is one statement instead of the ORM's select-then-delete."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        Job.objects.filter(pk=job_pk).delete()
+        return
+    qn = connection.ops.quote_name
+    job, incident = qn(Job._meta.db_table), qn(Incident._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH i AS (UPDATE {incident} SET job_id = NULL WHERE job_id = %s) "  # noqa: S608
+            f"DELETE FROM {job} WHERE id = %s", [job_pk, job_pk])
 
 
 def _lock(job_id: int) -> tuple[ProcessInstance | None, Job]:
@@ -79,7 +94,7 @@ def job_fire_locked(instance: ProcessInstance | None, job: Job, at: datetime) ->
     if instance is None:
         return _fire_start_timer(job, at)
     run_trigger(instance, runtime.TimerFired(job.job_id), now=at, actor=None, job=job)
-    Job.objects.filter(pk=job.pk).delete()
+    job_delete_done(job.pk)
     return instance
 
 
@@ -93,7 +108,7 @@ def _fire_start_timer(job: Job, at: datetime) -> ProcessInstance:
     spec = parse_timer(str(job.payload["timer_kind"]), str(job.payload["timer"]))
     due = spec.next_due(job.due_at, fired)
     if due is None:
-        Job.objects.filter(pk=job.pk).delete()
+        job_delete_done(job.pk)
     else:
         Job.objects.filter(pk=job.pk).update(
             due_at=due, payload={**job.payload, "repetition": fired + 1}
@@ -127,7 +142,7 @@ def job_complete_locked(instance: ProcessInstance, job: Job,
     """job_complete for a caller holding the instance and job locks."""
     run_trigger(instance, runtime.JobDone(job.job_id, json_variables(variables)),
                 now=now, actor=actor, job=job)
-    Job.objects.filter(pk=job.pk).delete()
+    job_delete_done(job.pk)
     return instance
 
 
@@ -162,5 +177,5 @@ def job_fail_locked(instance: ProcessInstance, job: Job, *, error_code: str | No
         Job.objects.filter(pk=job.pk).update(retries_left=0, lease_owner=None,
                                              lease_expires_at=None, last_error=message)
     else:
-        Job.objects.filter(pk=job.pk).delete()
+        job_delete_done(job.pk)
     return instance

@@ -335,3 +335,16 @@ def test_completing_the_task_first_cancels_the_timer_job(db):
     user_task_complete(task_id=task.pk, actor=None, now=NOW)
     assert run_due_jobs(worker_id="w1", now=NOW + timedelta(hours=1)) == 0
     assert status(instance) == "completed"
+
+
+def test_one_broken_job_in_a_batch_does_not_hold_back_the_others(db):
+    deploy("timer_wait.bpmn")
+    instances = [process_instance_start(key="timer_wait", now=NOW)[0] for _ in range(3)]
+    broken = job_of(instances[1].pk, "Wait")
+    Job.objects.filter(pk=broken.pk).update(job_id=999)  # names no wait of its instance
+    due = broken.due_at
+    assert run_due_jobs(worker_id="w1", now=due) == 3
+    assert open_task(instances[0].pk, "FollowUp") and open_task(instances[2].pk, "FollowUp")
+    broken.refresh_from_db()
+    assert broken.attempts == 1 and broken.retries_left == 2 and broken.due_at > due
+    assert "no live timer" in broken.last_error
