@@ -300,3 +300,19 @@ def test_sla_dashboard_counts_open_at_risk_breached_and_completion_times(team):
 
 def test_sla_dashboard_is_refused_without_a_portal_role(team):
     assert client_for(team["eve"]).get("/tasks/sla/").status_code == 403
+
+
+def test_the_inbox_costs_the_same_queries_for_3_and_30_tasks(team, django_assert_max_num_queries):
+    ann = client_for(team["ann"])
+    for _ in range(3):
+        start_task("forms_decision.bpmn", {"amount": 1, "customer": "A"})
+    ann.get("/tasks/?view=group")  # warm caches (permission ids, templates)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(listed(ann.get("/tasks/?view=group"))) == 3
+    for _ in range(27):
+        start_task("forms_decision.bpmn", {"amount": 1, "customer": "A"})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(listed(ann.get("/tasks/?view=group"))) == 30

@@ -219,3 +219,38 @@ async def test_events_for_many_sockets_arrive_quickly(people):
     finally:
         for tab in tabs:
             await tab.disconnect()
+
+
+def _escalate_to_finance(task_id: int) -> None:
+    from engine.services.user_tasks import user_task_escalate
+
+    fay = get_user_model().objects.create_user("fay", password="pw-fay-123")
+    fay.groups.add(Group.objects.create(name="finance"))
+    user_task_escalate(task_id=task_id, to_group="finance", reason="SLA breached")
+
+
+async def test_an_escalation_reaches_the_group_it_was_escalated_to(sockets):
+    task = await _start()
+    for ws in sockets.values():
+        await _events(ws)
+
+    await database_sync_to_async(_escalate_to_finance)(task.pk)
+    fay = await database_sync_to_async(get_user_model().objects.get)(username="fay")
+    communicator = WebsocketCommunicator(InboxConsumer.as_asgi(), "/ws/tasks/")
+    communicator.scope["user"] = fay
+    assert (await communicator.connect())[0]
+    try:
+        # Fay was not listening at the escalation; a second one reaches her page.
+        await database_sync_to_async(_escalate_again)(task.pk)
+        events = await _events(communicator)
+        assert [e["event"] for e in events] == ["escalated"]
+    finally:
+        await communicator.disconnect()
+    assert [e["event"] for e in await _events(sockets["ann"])] == ["escalated", "escalated"]
+    assert await _events(sockets["eve"]) == []
+
+
+def _escalate_again(task_id: int) -> None:
+    from engine.services.user_tasks import user_task_escalate
+
+    user_task_escalate(task_id=task_id, to_group="finance", reason="still late")
