@@ -44,7 +44,7 @@ def cursor() -> Iterator[CursorWrapper]:
     connection = transaction.get_connection()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)
+        raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
     wrapped = connection._prepare_cursor(raw)
     try:
         yield wrapped

@@ -54,9 +54,12 @@ def owns_event_subprocesses(run: Run, scope: st.ScopeInstance) -> bool:
 def arm_scope(run: Run, scope: st.ScopeInstance) -> None:
     """The scope instance starts: its event subprocesses' timer, message and signal start
     events begin to wait (BPMN 2.0.2 §10.3.5; Camunda 7 subscribes when the scope starts)."""
+    starts = run.compiled.event_starts.get(scope.element)
+    if not starts:
+        return  # most scopes have no event subprocess (and the import below costs)
     from engine.runtime.events import arm_catch
 
-    for start_id in run.compiled.event_starts.get(scope.element, ()):
+    for start_id in starts:
         start = run.nodes[start_id]
         if start.trigger in _ARMED or start.multiple is not None:
             arm_catch(run, _holder(scope, start_id), start, st.EVENT_SUB)

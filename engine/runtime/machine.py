@@ -95,12 +95,15 @@ def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = 
 
 
 def handle(compiled: c.CompiledProcess, state: st.InstanceState, trigger: tr.Trigger, *,
-           now: datetime) -> Step:
+           now: datetime, owned: bool = False) -> Step:
     """Apply one trigger to a copy of `state` and run until every token rests again.
-    Raises UnknownTrigger when it names nothing live in the instance."""
+    Raises UnknownTrigger when it names nothing live in the instance (before anything is
+    changed). `owned=True`: the caller gives `state` up (the shell reads it afresh from
+    the row for every trigger, and throws it away if the step fails), so it is changed in
+    place and returned as the step's state, without the copy."""
     if state.status != st.ACTIVE:
         raise UnknownTrigger(f"the instance is {state.status}")
-    run = Run(compiled, state.copy(), now)
+    run = Run(compiled, state if owned else state.copy(), now)
     run.apply(trigger)
     run.settle()
     return Step(run.state, tuple(run.effects))

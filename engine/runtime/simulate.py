@@ -81,8 +81,10 @@ class Simulation:
             self.jobs.pop(trigger.job_id, None)
         elif isinstance(trigger, tr.JobFailed):
             self.failed_jobs.add(trigger.job_id)
+        # owned: the simulation keeps no other reference to its state (a failing step
+        # raises before it changes anything, or is a bug that ends the run anyway).
         return self._calls(self._record(handle(self.compiled, self.state, trigger,
-                                                now=self.now)))
+                                                now=self.now, owned=True)))
 
     def complete(self, element_id: str, variables: Mapping[str, object] | None = None,
                  actor: str | None = None) -> Step:

@@ -76,8 +76,11 @@ class Token:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Token:
+        # Containers are copied: a step may change the state in place (handle(owned=True))
+        # and must never reach into the JSON it was read from.
+        local = d.get("l")
         return cls(d["i"], d["n"], d["s"], d.get("f"), d.get("st", WAIT), list(d.get("w", ())),
-                   d.get("l"), d.get("c"))
+                   None if local is None else dict(local), d.get("c"))
 
 
 @dataclass(slots=True)
@@ -118,8 +121,11 @@ class ScopeInstance:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ScopeInstance:
+        comp = d.get("cp")
+        if comp is not None:
+            comp = {k: list(v) if isinstance(v, list) else v for k, v in comp.items()}
         return cls(d["i"], d["e"], d.get("p"), d.get("t"), dict(d.get("v", {})), {},
-                   list(d.get("w", ())), d.get("cp"))
+                   list(d.get("w", ())), comp)
 
 
 @dataclass(slots=True)

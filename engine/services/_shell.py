@@ -212,7 +212,7 @@ def run_trigger(
         ensure_running(instance)
     compiled = compiled_process(instance.definition)
     try:
-        step = runtime.handle(compiled, load_state(instance), trigger, now=now)
+        step = runtime.handle(compiled, load_state(instance), trigger, now=now, owned=True)
     except runtime.UnknownTrigger as exc:
         raise TriggerRejected(str(exc)) from exc
     except VariableError as exc:
