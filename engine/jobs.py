@@ -400,6 +400,9 @@ def _run_service(job: Job, instance: ProcessInstance, at: datetime) -> None:
 
     payload = job.payload or {}
     found = find_handler(payload, job.element_id)
+    if found is None and job.kind == "send" and isinstance(payload.get("message"), str):
+        _send_message(job, instance, str(payload["message"]), at)
+        return
     if found is None:
         raise NoServiceHandler(job.element_id, candidate_names(payload, job.element_id))
     _name, handler = found
@@ -439,6 +442,26 @@ def _run_service(job: Job, instance: ProcessInstance, at: datetime) -> None:
             and payload["result_variable"] not in out:
         out = {str(payload["result_variable"]): dict(result), **out}
     job_services.job_complete_locked(instance, job, out, now=at)
+
+
+def _send_message(job: Job, instance: ProcessInstance, name: str, at: datetime) -> None:
+    """A send task with a messageRef and no handler of its own sends the message to the
+    oldest waiting subscriber (as a message thrown by an instance does), then completes.
+    Nobody waiting is not the sender's failure: it is audited as undelivered."""
+    from engine.errors import MessageNotCorrelated
+    from engine.services import jobs as job_services
+    from engine.services._shell import audit_instance, correlate_message
+
+    variables = job.payload.get("variables") if job.payload else None
+    try:
+        correlate_message(name=name, business_key=None, correlation=None,
+                          variables=dict(variables) if isinstance(variables, Mapping) else {},
+                          now=at, actor=None, depth=1, pick_oldest=True)
+    except MessageNotCorrelated:
+        audit_instance(instance, "message undelivered", now=at, actor=None,
+                       element_id=job.element_id, data={"name": name})
+    instance.refresh_from_db(fields=["state", "revision", "status", "ended_at"])
+    job_services.job_complete_locked(instance, job, {}, now=at)
 
 
 def _str_map(value: object) -> dict[str, str]:

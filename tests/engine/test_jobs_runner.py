@@ -348,3 +348,18 @@ def test_one_broken_job_in_a_batch_does_not_hold_back_the_others(db):
     broken.refresh_from_db()
     assert broken.attempts == 1 and broken.retries_left == 2 and broken.due_at > due
     assert "no live timer" in broken.last_error
+
+
+def test_a_send_task_without_a_handler_sends_its_message_then_goes_on(db):
+    deploy("receive_payment.bpmn")
+    deploy("jobs_send.bpmn")
+    waiting, _ = process_instance_start(key="receive_payment", now=NOW)
+    sender, _ = process_instance_start(key="jobs_send", now=NOW)
+    assert job_of(sender.pk, "Tell").kind == "send"
+    assert run_due_jobs(worker_id="w1", now=NOW) == 1
+    assert status(sender) == "completed" and status(waiting) == "completed"
+    # Nobody waits the second time: the sender still completes, and says so.
+    again, _ = process_instance_start(key="jobs_send", now=NOW)
+    assert run_due_jobs(worker_id="w1", now=NOW) == 1
+    assert status(again) == "completed" and "message undelivered" in kinds(again.pk)
+    assert audit.verify_chain(instance_chain(again.pk)) == []
