@@ -40,6 +40,7 @@ from engine.selectors import (
     SLA_STATES,
     InboxFilters,
     process_definition_list,
+    process_instance_variables,
     saved_inbox_view_list,
     user_task_comments,
     user_task_inbox,
@@ -55,7 +56,11 @@ from engine.services.user_tasks import (
     user_task_resolve,
     user_task_unclaim,
 )
-from tasks_portal.forms import task_form_schema, validate_task_submission
+from tasks_portal.forms import (
+    task_form_schema,
+    validate_against_schema,
+    validate_task_submission,
+)
 from tasks_portal.notifications import notification_list, notifications_mark_read, unread_count
 from tasks_portal.permissions import can
 from tasks_portal.roles import ROLES, has_role, is_process_admin
@@ -228,18 +233,19 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
             return HttpResponseForbidden("Only process admins may reassign tasks.")
         kwargs["assignee"] = request.POST.get("assignee") or None
     elif action == "complete":
-        first = UserTask.objects.select_related("instance__definition").filter(
-            pk__in=visible).order_by("pk").first()
-        if first is None:
+        rows = list(UserTask.objects.select_related("instance__definition")
+                    .filter(pk__in=visible).order_by("pk"))
+        if not rows:
             messages.error(request, "None of the selected tasks can be completed by you.")
             return redirect(back)
-        variables, errors = validate_task_submission(first, request.POST)
-        if errors:
-            text = "; ".join(f"{'form' if k == '__all__' else k}: {' '.join(v)}"
-                             for k, v in errors.items())
-            messages.error(request, f"Nothing was completed: {text}")
+        decision, refused = _bulk_decision(rows, request.POST)
+        if decision is None:
+            messages.error(request, f"Nothing was completed: {refused.pop(0, '')}")
             return redirect(back)
-        kwargs["variables"] = variables
+        for task_id, reason in refused.items():
+            visible.discard(task_id)
+            messages.error(request, f"Task {task_id} was not completed: {reason}")
+        kwargs["variables"] = decision
     elif action not in ("claim", "unclaim"):
         messages.error(request, f"Unknown bulk action {action!r}.")
         return redirect(back)
@@ -258,6 +264,77 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
     for task_id, failure in failures.items():
         messages.error(request, f"Task {task_id}: {failure.get('message', 'failed')}.")
     return redirect(back)
+
+
+def _errors_text(errors: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{'form' if k == '__all__' else k}: {' '.join(v)}"
+                     for k, v in errors.items())
+
+
+def _decision_fields(schema: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The ids of a form's approve/reject field (a boolean named `approved` or ending in
+    `approved`, like `financeApproved`) and of its comment field, if it has them."""
+    approved = comment = None
+    for field in schema["fields"]:
+        name = str(field["id"]).lower()
+        if not field.get("input") or field.get("readonly"):
+            continue
+        if field["type"] == "boolean" and name.endswith("approved") and approved is None:
+            approved = field["id"]
+        elif field["type"] == "string" and name.endswith("comment") and comment is None:
+            comment = field["id"]
+    return approved, comment
+
+
+def _bulk_decision(rows: list[UserTask], post: Mapping[str, Any]
+                   ) -> tuple[dict[str, object] | None, dict[int, str]]:
+    """One approve/reject (+ comment) for tasks whose forms agree, as process variables.
+
+    Each task is checked against its own form with its current values plus the decision,
+    so a task whose form still needs something else (a required field with no value) is
+    left out and named; the rest get the same decision. (None, {0: why}) when the
+    decision itself is unusable.
+    """
+    choice = str(post.get("decision") or "")
+    comment = str(post.get("comment") or "").strip()
+    if choice not in ("approve", "reject"):
+        return None, {0: "choose Approve or Reject."}
+    first = task_form_schema(rows[0])
+    if first.get("error"):
+        return None, {0: str(first["error"])}
+    approved_id, comment_id = (("decision", "comment") if first["kind"] == "decision"
+                               else _decision_fields(first))
+    if approved_id is None:
+        return None, {0: "these tasks' form has no approve/reject field; complete them "
+                         "one by one from their pages."}
+    decision: dict[str, object] = {}
+    refused: dict[int, str] = {}
+    for task in rows:
+        schema = task_form_schema(task)
+        data: dict[str, object] = {
+            f["id"]: f["value"] for f in schema["fields"]
+            if f.get("input") and not f.get("readonly") and f.get("value") is not None}
+        data[approved_id] = choice if approved_id == "decision" else str(choice == "approve")
+        if comment_id is not None and comment:
+            data[comment_id] = comment
+        values, errors = validate_against_schema(
+            schema, data, process_instance_variables(instance=task.instance))
+        if errors:
+            # A problem with the decision or comment typed is the same for every task:
+            # nothing is done. Another field of one task's form only leaves that one out.
+            typed = {k: v for k, v in errors.items() if k in (approved_id, comment_id)}
+            if typed:
+                return None, {0: _errors_text(typed)}
+            refused[task.pk] = _errors_text(errors)
+            continue
+        if not decision:
+            target = "approved" if approved_id == "decision" else approved_id
+            decision = {target: values[target]}
+            if comment_id is not None and comment_id in values:
+                decision[comment_id] = values[comment_id]
+    if not decision:
+        return None, {0: "; ".join(refused.values())}
+    return decision, refused
 
 
 @require_POST

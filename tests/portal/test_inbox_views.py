@@ -316,3 +316,54 @@ def test_the_inbox_costs_the_same_queries_for_3_and_30_tasks(team, django_assert
         start_task("forms_decision.bpmn", {"amount": 1, "customer": "A"})
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(listed(ann.get("/tasks/?view=group"))) == 30
+
+
+def _demo_reviews(*variables: dict[str, object]) -> list[UserTask]:
+    from pathlib import Path
+
+    from engine.services.deployments import deployment_create
+    from engine.services.instances import process_instance_start
+
+    demo = Path(__file__).resolve().parents[2] / "engine" / "demo" / "approval.bpmn"
+    definition = deployment_create(files=[("approval.bpmn", demo.read_bytes())],
+                                   actor=None).process_definitions.get()
+    tasks = []
+    for values in variables:
+        instance, _ = process_instance_start(definition_id=definition.pk, variables=values)
+        tasks.append(UserTask.objects.get(instance=instance, element_id="Task_Review"))
+    return tasks
+
+
+def test_bulk_complete_sets_the_decision_field_of_a_form_and_keeps_each_tasks_values(team):
+    small, large, missing = _demo_reviews({"amount": 300}, {"amount": 900}, {})
+    for task in (small, large, missing):
+        user_task_claim(task_id=task.pk, actor=team["ann"])
+
+    response = client_for(team["ann"]).post("/tasks/bulk/", {
+        "action": "complete", "decision": "approve", "comment": "fine",
+        "task": [small.pk, large.pk, missing.pk]}, follow=True)
+
+    body = response.content.decode()
+    assert "2 task(s) completed." in body
+    assert f"Task {missing.pk} was not completed: amount: This field is required." in body
+    for task, amount in ((small, 300), (large, 900)):
+        task.refresh_from_db()
+        task.instance.refresh_from_db()
+        variables = process_instance_variables(instance=task.instance)
+        assert task.status == "completed"
+        assert (variables["approved"], variables["comment"], variables["amount"]) == (
+            True, "fine", amount)
+    assert UserTask.objects.get(pk=missing.pk).status == "claimed"
+
+
+def test_bulk_complete_refuses_forms_without_an_approve_field(team):
+    sam = make_user("sam", APPROVER, "sales")
+    task = start_task("forms_formjs.bpmn")
+    user_task_claim(task_id=task.pk, actor=sam)
+
+    response = client_for(sam).post("/tasks/bulk/", {"action": "complete",
+                                                      "decision": "approve",
+                                                      "task": [task.pk]}, follow=True)
+
+    assert "has no approve/reject field" in response.content.decode()
+    assert UserTask.objects.get(pk=task.pk).status == "claimed"
