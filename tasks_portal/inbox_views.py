@@ -61,6 +61,7 @@ from tasks_portal.forms import (
     validate_against_schema,
     validate_task_submission,
 )
+from tasks_portal.models import Notification
 from tasks_portal.notifications import notification_list, notifications_mark_read, unread_count
 from tasks_portal.permissions import can
 from tasks_portal.roles import ROLES, has_role, is_process_admin
@@ -429,6 +430,11 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     it with the form's values, or shows the errors next to their fields."""
     task = _visible_task(request, task_id)
     if request.method == "GET":
+        # Opening the task is reading what one was told about it.
+        unread = Notification.objects.filter(user_id=_actor(request).pk, task_id=task.pk,
+                                             read_at__isnull=True).values_list("pk", flat=True)
+        if unread:
+            notifications_mark_read(user=request.user, ids=list(unread))
         return render(request, "portal/task.html", _task_context(request, task))
     action = request.POST.get("action", "complete")
     if action not in ("complete", "resolve"):

@@ -367,3 +367,15 @@ def test_bulk_complete_refuses_forms_without_an_approve_field(team):
 
     assert "has no approve/reject field" in response.content.decode()
     assert UserTask.objects.get(pk=task.pk).status == "claimed"
+
+
+def test_opening_a_task_marks_its_notifications_read(team):
+    task = start_task("forms_decision.bpmn")
+    other = start_task("forms_decision.bpmn")
+    ann = client_for(team["ann"])
+    assert ann.get("/notifications/unread.json").json() == {"unread": 2}
+
+    ann.get(f"/tasks/{task.pk}/")
+
+    assert ann.get("/notifications/unread.json").json() == {"unread": 1}
+    assert Notification.objects.get(user=team["ann"], task=other).read_at is None
