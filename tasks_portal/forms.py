@@ -350,6 +350,11 @@ def validate_against_schema(
     inputs = [f for f in schema["fields"] if f.get("input") and not f.get("readonly")]
     # First pass without conditions, so a hide condition may read submitted values.
     raw_values = {f["id"]: _raw(data, f) for f in inputs}
+    if schema.get("kind") == DECISION and raw_values.get("decision") in (None, ""):
+        # An API client may answer a decision form with the variable itself.
+        approved = data.get("approved")
+        if isinstance(approved, bool):
+            raw_values["decision"] = "approve" if approved else "reject"
     for field in inputs:
         raw = raw_values[field["id"]]
         if field.get("hide_if"):
@@ -383,6 +388,9 @@ def _raw(data: Mapping[str, object], field: Mapping[str, Any]) -> object:
         # A checkbox posts a hidden "false" first and "true" when ticked: the last wins.
         items = getlist(key)
         return items[-1] if items else None
+    if key not in data and "." in key:
+        # A JSON client may send form-js paths nested ({"address": {"city": ...}}).
+        return _lookup(data, key)
     return data.get(key)
 
 

@@ -328,3 +328,15 @@ def test_corpus_miwg_vacation_form_shows_disabled_fields_and_requires_the_radio(
         task, post(**{"Vacation Approval": "Refused", "Reason": "busy",
                       "Current Vacation Status.name": "Eve"})) == (
         {"Vacation Approval": "Refused", "Reason": "busy"}, {})
+
+
+def test_json_clients_may_nest_form_js_paths_and_answer_a_decision_with_approved():
+    order = start_task("forms_formjs.bpmn")
+    plain_approval = start_task("forms_decision.bpmn")
+    nested = {"quantity": 1, "carrier": "dhl", "terms": True, "address": {"city": "Oslo"}}
+
+    assert validate_task_submission(order, nested)[0]["address"] == {"city": "Oslo"}
+    assert validate_task_submission(plain_approval, {"approved": True}) == (
+        {"approved": True}, {})
+    assert validate_task_submission(plain_approval, {"approved": False}) == (
+        {}, {"comment": ["Say why you reject."]})
