@@ -340,3 +340,84 @@ def test_json_clients_may_nest_form_js_paths_and_answer_a_decision_with_approved
         {"approved": True}, {})
     assert validate_task_submission(plain_approval, {"approved": False}) == (
         {}, {"comment": ["Say why you reject."]})
+
+
+def _task_with_form_js(components: list[dict], variables: dict | None = None) -> UserTask:
+    task = start_task("forms_decision.bpmn", variables)
+    task.form = {"json": json.dumps({"id": "inline", "components": components})}
+    task.save(update_fields=["form"])
+    return task
+
+
+@pytest.mark.parametrize(("component", "value", "expected", "message"), [
+    ({"type": "datetime", "key": "at", "subtype": "time"}, "14:30", "14:30:00", None),
+    ({"type": "datetime", "key": "at", "subtype": "time"}, "25:00", None,
+     "Enter a time like 14:30."),
+    ({"type": "datetime", "key": "at", "subtype": "datetime"}, "2025-03-05T14:30",
+     "2025-03-05T14:30:00", None),
+    ({"type": "datetime", "key": "at", "subtype": "datetime"}, "soon", None,
+     "Enter a datetime like 2025-03-05T14:30."),
+    ({"type": "textfield", "key": "tel", "validate": {"validationType": "phone"}},
+     "+4930123456", "+4930123456", None),
+    ({"type": "textfield", "key": "tel", "validate": {"validationType": "phone"}},
+     "030 123", None, "Enter a phone number in international format, e.g. +4930123456."),
+    ({"type": "taglist", "key": "tags", "values": [{"label": "A", "value": "a"}]},
+     ["a"], ["a"], None),
+    ({"type": "select", "key": "who", "valuesKey": "people"}, "bo", "bo", None),
+    ({"type": "select", "key": "who", "valuesKey": "people"}, "zed", None,
+     "Choose one of the offered values."),
+    ({"type": "textfield", "key": "broken", "validate": {"pattern": "([a-z"}}, "x", None,
+     "The form's pattern '([a-z' is not a valid expression."),
+])
+def test_form_js_more_field_types_and_rules(component, value, expected, message):
+    task = _task_with_form_js([component], {"people": [{"label": "Bo", "value": "bo"}, "al"]})
+    key = component["key"]
+
+    variables, errors = validate_task_submission(task, post(**{key: value}))
+
+    if message is None:
+        assert (variables, errors) == ({key: expected}, {})
+    else:
+        assert (variables, errors) == ({}, {key: [message]})
+
+
+def test_options_from_a_variable_are_listed():
+    task = _task_with_form_js([{"type": "radio", "key": "who", "valuesKey": "people"}],
+                              {"people": [{"label": "Bo", "value": "bo"}, "al"]})
+
+    assert fields_by_id(task_form_schema(task))["who"]["options"] == [
+        {"value": "bo", "label": "Bo"}, {"value": "al", "label": "al"}]
+
+
+def test_a_form_that_is_not_form_js_json_is_a_clear_error():
+    task = start_task("forms_decision.bpmn")
+    task.form = {"json": "{not json"}
+    task.save(update_fields=["form"])
+
+    schema = task_form_schema(task)
+
+    assert schema["error"].startswith("The task's form is not valid JSON")
+    assert validate_task_submission(task, post())[1] == {"__all__": [schema["error"]]}
+
+
+def test_unsupported_form_js_parts_are_named_in_a_notice():
+    task = _task_with_form_js([{"type": "filepicker", "key": "f", "label": "Receipt"},
+                               {"type": "textfield", "key": "t", "label": "T"}])
+
+    schema = task_form_schema(task)
+
+    assert schema["notice"] == "Parts of this form cannot be shown here: filepicker Receipt."
+    assert [f["id"] for f in schema["fields"]] == ["t"]
+
+
+def test_date_bounds_in_form_data():
+    task = start_task("forms_decision.bpmn")
+    task.form = {"fields": [{"id": "d", "type": "date", "min": "2025-01-01",
+                             "max": "2025-12-31"}]}
+    task.save(update_fields=["form"])
+
+    assert validate_task_submission(task, post(d="2024-12-31"))[1] == {
+        "d": ["Must be on or after 2025-01-01."]}
+    assert validate_task_submission(task, post(d="2026-01-01"))[1] == {
+        "d": ["Must be on or before 2025-12-31."]}
+    assert validate_task_submission(task, post(d="2025-06-01")) == ({"d": "2025-06-01"}, {})
