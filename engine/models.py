@@ -223,6 +223,14 @@ class UserTask(models.Model):
                          name="engine_usertask_proc_el"),
             models.Index(fields=["business_key"], name="engine_usertask_bkey"),
             models.Index(fields=["owner", "status"], name="engine_usertask_owner"),
+            # The admins' "all" list in each order it offers, read in index order (no sort
+            # of every open task): partial, so completed history does not weigh on them.
+            models.Index(fields=["due", "-priority", "id"], name="engine_usertask_open_due",
+                         condition=models.Q(status__in=["open", "claimed"])),
+            models.Index(fields=["-priority", "due", "id"], name="engine_usertask_open_prio",
+                         condition=models.Q(status__in=["open", "claimed"])),
+            models.Index(fields=["created_at", "id"], name="engine_usertask_open_new",
+                         condition=models.Q(status__in=["open", "claimed"])),
         ]
         permissions = [
             ("claim_usertask", "Can claim the user task"),

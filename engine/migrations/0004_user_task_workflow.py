@@ -95,6 +95,24 @@ class Migration(migrations.Migration):
             model_name="usertask",
             index=models.Index(fields=["owner", "status"], name="engine_usertask_owner"),
         ),
+        migrations.AddIndex(
+            model_name="usertask",
+            index=models.Index(condition=models.Q(("status__in", ["open", "claimed"])),
+                               fields=["due", "-priority", "id"],
+                               name="engine_usertask_open_due"),
+        ),
+        migrations.AddIndex(
+            model_name="usertask",
+            index=models.Index(condition=models.Q(("status__in", ["open", "claimed"])),
+                               fields=["-priority", "due", "id"],
+                               name="engine_usertask_open_prio"),
+        ),
+        migrations.AddIndex(
+            model_name="usertask",
+            index=models.Index(condition=models.Q(("status__in", ["open", "claimed"])),
+                               fields=["created_at", "id"],
+                               name="engine_usertask_open_new"),
+        ),
         migrations.CreateModel(
             name="TaskUserPermission",
             fields=[
