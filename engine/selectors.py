@@ -179,17 +179,19 @@ def _offered_to(user_ids: Any, codename: str, *, assigned: bool = False) -> Q:
     from engine.models import TaskGroupPermission, TaskUserPermission
 
     perm = _perm_id(codename)
-    direct = TaskUserPermission.objects.filter(permission_id=perm, user_id__in=user_ids)
+    # order_by(): no default ordering inside a compound statement (SQLite refuses it).
+    direct = TaskUserPermission.objects.filter(
+        permission_id=perm, user_id__in=user_ids).order_by()
     memberships = get_user_model().groups.through.objects.filter(user_id__in=user_ids)
     by_group = TaskGroupPermission.objects.filter(
-        permission_id=perm, group_id__in=memberships.values("group_id"))
+        permission_id=perm, group_id__in=memberships.values("group_id")).order_by()
     # One IN over a UNION (not an OR of two semi-joins): PostgreSQL then starts from the
     # few permission rows of this user's groups and fetches those tasks by primary key,
     # instead of scanning every open task and probing two hashed subplans per row.
     ids = direct.values("content_object_id").union(by_group.values("content_object_id"))
     if assigned:
         ids = ids.union(UserTask.objects.filter(
-            assignee_id__in=user_ids, status__in=list(USER_TASK_ACTIVE)).values("pk"))
+            assignee_id__in=user_ids, status__in=list(USER_TASK_ACTIVE)).order_by().values("pk"))
     return Q(pk__in=ids)
 
 

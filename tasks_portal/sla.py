@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 ON_TRACK, AT_RISK, BREACHED, NONE = "on_track", "at_risk", "breached", "none"
 SLA_JOB_KIND = "sla"
+# Audit kinds, in the vocabulary of engine.models.AuditKind (words and spaces).
+SLA_AT_RISK_KIND, SLA_BREACHED_KIND = "task sla at risk", "task sla breached"
 DEFAULT_AT_RISK_FRACTION = 0.8
 STAGE_AT_RISK, STAGE_BREACHED = 1, 2
 
@@ -130,7 +132,7 @@ def sla_advance(*, task_id: int, now: datetime | None = None) -> str:
         if state == AT_RISK and task.sla_stage < STAGE_AT_RISK:
             task.sla_stage = STAGE_AT_RISK
             task.save(update_fields=["sla_stage"])
-            audit_append(chain=instance_chain(instance_id), kind="task_sla_at_risk", at=at,
+            audit_append(chain=instance_chain(instance_id), kind=SLA_AT_RISK_KIND, at=at,
                          instance_id=instance_id, element_id=task.element_id,
                          data={"task": task.pk, "due": task.due.isoformat()
                                if task.due else None})
@@ -141,7 +143,7 @@ def sla_advance(*, task_id: int, now: datetime | None = None) -> str:
         elif state == BREACHED and task.sla_stage < STAGE_BREACHED:
             task.sla_stage = STAGE_BREACHED
             task.save(update_fields=["sla_stage"])
-            audit_append(chain=instance_chain(instance_id), kind="task_sla_breached", at=at,
+            audit_append(chain=instance_chain(instance_id), kind=SLA_BREACHED_KIND, at=at,
                          instance_id=instance_id, element_id=task.element_id,
                          data={"task": task.pk, "due": task.due.isoformat()
                                if task.due else None})

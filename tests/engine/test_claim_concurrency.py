@@ -10,7 +10,7 @@ from django.db import connections
 
 from engine import audit
 from engine.errors import TaskAlreadyClaimed
-from engine.models import AuditEvent, UserTask, instance_chain
+from engine.models import AuditEvent, AuditKind, UserTask, instance_chain
 from engine.services.user_tasks import user_task_bulk, user_task_claim
 from tests.engine._inbox import review, user
 from tests.engine._instances import NOW
@@ -56,7 +56,7 @@ def test_two_approvers_claiming_one_task_at_once_one_wins_the_other_is_told_who(
         assert len(failures) == 2 and all(isinstance(f, TaskAlreadyClaimed) for f in failures)
         winner = UserTask.objects.get(pk=task.pk).assignee
         assert winner is not None and {f.by for f in failures} == {winner.username}
-        claims = AuditEvent.objects.filter(instance_id=instance.pk, kind="task_claimed")
+        claims = AuditEvent.objects.filter(instance_id=instance.pk, kind=AuditKind.TASK_CLAIMED)
         assert list(claims.values_list("actor", flat=True)) == [winner.username]
         assert audit.verify_chain(instance_chain(instance.pk)) == []
 

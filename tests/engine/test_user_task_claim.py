@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from engine.errors import TaskAlreadyClaimed, TaskNotPermitted
-from engine.models import AuditEvent
+from engine.models import AuditEvent, AuditKind
 from engine.selectors import user_task_inbox
 from engine.services.instances import process_instance_start
 from engine.services.user_tasks import user_task_claim, user_task_complete, user_task_unclaim
@@ -49,7 +49,7 @@ def test_a_group_member_claims_and_completes_an_offered_task(db):
     user_task_complete(task_id=task.pk, actor=ann, variables={"approved": True}, now=NOW)
     task.refresh_from_db()
     assert (task.status, task.completed_by) == ("completed", ann)
-    claimed = AuditEvent.objects.get(instance_id=instance.pk, kind="task_claimed")
+    claimed = AuditEvent.objects.get(instance_id=instance.pk, kind=AuditKind.TASK_CLAIMED)
     assert claimed.actor == "ann"
 
 

@@ -14,7 +14,7 @@ from engine.errors import (
     TaskNotDelegated,
     TaskNotPermitted,
 )
-from engine.models import AuditEvent, TaskComment, UserTask
+from engine.models import AuditEvent, AuditKind, TaskComment, UserTask
 from engine.selectors import user_task_inbox
 from engine.services.instances import process_instance_cancel
 from engine.services.user_tasks import (
@@ -131,7 +131,7 @@ def test_an_admin_reassigns_and_nobody_else_may(db):
     assert task.assignee == outsider
     # ann lost the right to complete it; eve gained it (with view), though not a candidate.
     assert not may(ann, task, "complete", NOW) and may(outsider, task, "complete", NOW)
-    event = AuditEvent.objects.get(instance_id=instance.pk, kind="task_assigned")
+    event = AuditEvent.objects.get(instance_id=instance.pk, kind=AuditKind.TASK_ASSIGNED)
     assert (event.actor, event.data["from"], event.data["to"]) == ("root", "ann", "eve")
     user_task_assign(task_id=task.pk, actor=admin, assignee=None, now=NOW)
     task.refresh_from_db()
@@ -153,7 +153,7 @@ def test_round_robin_hands_tasks_to_each_candidate_in_turn(db):
     first = UserTask.objects.filter(element_id="RoundRobin").order_by("id").first()
     assert first is not None
     assert [first.assignee, *got] == [amy, ben, cid, amy, ben]
-    assert AuditEvent.objects.filter(kind="task_assigned", data__auto="round-robin").count() == 5
+    assert AuditEvent.objects.filter(kind=AuditKind.TASK_ASSIGNED, data__auto="round-robin").count() == 5
 
 
 def test_least_loaded_picks_whoever_has_fewest_open_tasks(db):
@@ -209,9 +209,10 @@ def test_a_delegate_works_the_task_and_resolves_it_back_to_the_owner(db):
     assert instance.status == "completed"
     assert instance.state["s"][0]["v"]["checked"] is True
     kinds = list(AuditEvent.objects.filter(instance_id=instance.pk, kind__in=[
-        "task_claimed", "task_delegated", "task_resolved"]).values_list("kind", "actor"))
-    assert kinds == [("task_claimed", "ann"), ("task_delegated", "ann"),
-                     ("task_resolved", "dave")]
+        AuditKind.TASK_CLAIMED, AuditKind.TASK_DELEGATED, AuditKind.TASK_RESOLVED,
+    ]).values_list("kind", "actor"))
+    assert kinds == [(AuditKind.TASK_CLAIMED, "ann"), (AuditKind.TASK_DELEGATED, "ann"),
+                     (AuditKind.TASK_RESOLVED, "dave")]
 
 
 def test_only_the_assignee_may_delegate(db):
@@ -240,7 +241,7 @@ def test_who_may_see_a_task_may_comment_and_the_comment_is_audited(db):
     with pytest.raises(InvalidTaskAction):
         user_task_comment(task_id=task.pk, actor=ann, text="   ", now=NOW)
     assert TaskComment.objects.count() == 1
-    event = AuditEvent.objects.get(instance_id=instance.pk, kind="task_commented")
+    event = AuditEvent.objects.get(instance_id=instance.pk, kind=AuditKind.TASK_COMMENTED)
     assert (event.actor, event.data["text"]) == ("ann", "Invoice attached?")
 
 

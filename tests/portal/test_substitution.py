@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import InvalidTaskAction, TaskNotPermitted
-from engine.models import AuditEvent
+from engine.models import AuditEvent, AuditKind
 from engine.selectors import user_task_inbox
 from engine.services.user_tasks import (
     task_substitution_create,
@@ -40,7 +40,7 @@ def test_inside_the_range_the_substitute_sees_and_claims_on_behalf(away):
     assert can(sub, task, "view") is False  # `can` asks about now, which is before START
     user_task_claim(task_id=task.pk, actor=sub, now=START)
     user_task_complete(task_id=task.pk, actor=sub, now=START + timedelta(hours=1))
-    claimed = AuditEvent.objects.get(instance_id=instance.pk, kind="task_claimed")
+    claimed = AuditEvent.objects.get(instance_id=instance.pk, kind=AuditKind.TASK_CLAIMED)
     assert (claimed.actor, claimed.data["on_behalf_of"]) == ("sub", "ann")
 
 
@@ -60,7 +60,7 @@ def test_a_task_held_by_the_absent_can_be_taken_over_and_completed(away):
     assert list(user_task_inbox(user=sub, view="substituting", now=START)) == [task]
     # Completing it directly on her behalf works too; the audit says so.
     user_task_complete(task_id=task.pk, actor=sub, now=START)
-    done = AuditEvent.objects.get(instance_id=instance.pk, kind="task_completed")
+    done = AuditEvent.objects.get(instance_id=instance.pk, data__on_behalf_of="ann")
     assert (done.actor, done.data["on_behalf_of"]) == ("sub", "ann")
 
 
