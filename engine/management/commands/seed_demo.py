@@ -37,9 +37,19 @@ class DemoUser:
     groups: tuple[str, ...]
     is_staff: bool = False
 
+    @property
+    def email(self) -> str:
+        # Notifications go by e-mail too (the console backend by default: see them in the
+        # server's output).
+        return f"{self.username}@example.org"
 
+
+# Two approvers and a manager, so the inbox shows claiming races, four-eyes (who reviewed a
+# request may not sign it off for finance) and a manager's follow-up.
 DEMO_USERS = (
     DemoUser("approver", "demo-approver", "approver", ("approver", "finance", "managers")),
+    DemoUser("approver2", "demo-approver2", "approver", ("approver", "finance")),
+    DemoUser("manager", "demo-manager", "approver", ("approver", "managers")),
     DemoUser("admin", "demo-admin", "process_admin", ("process_admin",), is_staff=True),
     DemoUser("auditor", "demo-auditor", "auditor", ("auditor",)),
 )
@@ -85,9 +95,10 @@ class Command(BaseCommand):
             if not user.check_password(demo.password):
                 user.set_password(demo.password)
                 changed = True
-            if user.is_staff != demo.is_staff or not user.is_active:
+            if user.is_staff != demo.is_staff or not user.is_active or user.email != demo.email:
                 user.is_staff = demo.is_staff
                 user.is_active = True
+                user.email = demo.email
                 changed = True
             if changed:
                 user.save()
