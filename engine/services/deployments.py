@@ -208,10 +208,10 @@ def _audit_deployed(
     forms: Sequence[DeploymentResource] = (),
 ) -> None:
     """One `deployed` event per new definition version, on the system chain (locked last),
-    and one `form_deployed` event per form file."""
+    and one `form deployed` event per form file."""
     form_entries = [
         AuditEntry(
-            kind="form_deployed",
+            kind="form deployed",
             at=deployment.deployed_at,
             actor=actor,
             element_id=form.form_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
 from tasks_portal.api.views import (
     deployments,
@@ -13,6 +13,7 @@ from tasks_portal.api.views import (
     operations,
     tasks,
 )
+from tasks_portal.api.views.common import api_not_found
 
 app_name = "api"
 
@@ -73,4 +74,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
          name="history-export-ndjson"),
     path("history/process-instances/<int:instance_id>/timeline/",
          history.InstanceTimeline.as_view(), name="instance-timeline"),
+    # Last: any other path (a typo, a negative id) gets a problem+json 404.
+    re_path(r"^(?P<path>.*)$", api_not_found, name="not-found"),
 ]

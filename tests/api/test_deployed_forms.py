@@ -32,7 +32,7 @@ def test_form_deployed_with_its_model_is_found_by_id_from_the_definition(fixture
     assert deployed_form_get(form_id="camunda-forms:deployment:review.form",
                              definition=definition) == form
     assert deployed_form_get(form_id="otherForm", definition=definition) is None
-    assert AuditEvent.objects.filter(kind="form_deployed", element_id="reviewForm").count() == 1
+    assert AuditEvent.objects.filter(kind="form deployed", element_id="reviewForm").count() == 1
 
 
 def test_old_version_keeps_its_own_form_and_a_form_deployed_alone_serves_newer(fixture_bytes):

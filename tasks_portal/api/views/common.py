@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from tasks_portal.api.auth import api_token_of
+from tasks_portal.api.exceptions import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE
 from tasks_portal.api.permissions import RoleOrScope, Rule
 from tasks_portal.api.throttling import ApiTokenRateThrottle
 from tasks_portal.roles import AUDITOR, PROCESS_ADMIN, has_role
@@ -81,3 +84,12 @@ class StreamingResponse(StreamingHttpResponse):
             if not batch:
                 break
             yield b"".join(batch)
+
+
+@csrf_exempt  # nothing to protect, and a POST to a wrong URL should still say 404
+def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other URL under /api/v1/: a problem, not Django's HTML page."""
+    body = {"type": PROBLEM_TYPE + "not-found", "title": "Not Found", "status": 404,
+            "detail": f"no API endpoint {request.path}; the endpoints are listed at "
+                      "/api/schema/", "code": "not-found", "instance": request.path}
+    return HttpResponse(json.dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)

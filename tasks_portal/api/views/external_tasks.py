@@ -47,6 +47,7 @@ class ExternalTaskList(ApiView):
 class FetchAndLock(ApiView):
     access = {"POST": WORK}
     serializer_class = LockedExternalTaskSerializer
+    pagination_class = None  # a plain list, at most max_tasks long
 
     @extend_schema(
         summary="Lock up to max_tasks external tasks of the topics for this worker",
