@@ -95,7 +95,7 @@ def instance_user_tasks(*, instance_id: int) -> QuerySet[UserTask]:
 # --- The approvers' inbox (issue 5) --------------------------------------------------
 
 INBOX_VIEWS = ("mine", "group", "substituting", "all")
-INBOX_ORDERS = ("due", "-due", "priority", "-priority", "created", "-created")
+INBOX_ORDERS = ("due", "-due", "priority", "-priority", "created", "-created", "sla")
 SLA_STATES = ("on_track", "at_risk", "breached", "none")
 _ORDERINGS: dict[str, tuple[Any, ...]] = {
     "due": (F("due").asc(nulls_last=True), "-priority", "id"),
@@ -104,6 +104,9 @@ _ORDERINGS: dict[str, tuple[Any, ...]] = {
     "-priority": ("priority", F("due").asc(nulls_last=True), "id"),
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
+    # Most urgent SLA first: the earliest at-risk instant (breached tasks have the earliest),
+    # then the due date; tasks without an SLA last.
+    "sla": (F("at_risk_at").asc(nulls_last=True), F("due").asc(nulls_last=True), "id"),
 }
 
 

@@ -100,6 +100,10 @@ def test_sorting_by_priority_due_and_created(three):
     assert order("-priority") == [one.pk, three_.pk, two.pk]
     assert order("due") == [three_.pk, one.pk, two.pk]  # no due date last
     assert order("-created") == [three_.pk, two.pk, one.pk]
+    UserTask.objects.filter(pk=one.pk).update(at_risk_at=NOW + timedelta(hours=1))
+    UserTask.objects.filter(pk=three_.pk).update(at_risk_at=NOW + timedelta(hours=5))
+    UserTask.objects.filter(pk=two.pk).update(at_risk_at=None)
+    assert order("sla") == [one.pk, three_.pk, two.pk]
     with pytest.raises(InvalidTaskAction):
         order("shoe size")
 
