@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "audit_append",
     "audit_append_hinted",
     "audit_append_many",
+    "audit_kind",
     "canonical_bytes",
     "event_hash",
     "verify",
@@ -118,6 +120,19 @@ def _floats_like_the_database(value: Any) -> Any:
 
 
 # --- Appending -------------------------------------------------------------------------
+
+
+def audit_kind(kind: str) -> str:
+    """`kind` in the one vocabulary (engine.models.AuditKind): words separated by single
+    spaces; "task_claimed" and "task claimed" are the same kind."""
+    return " ".join(str(kind).replace("_", " ").split())
+
+
+def _in_vocabulary(entry: AuditEntry) -> AuditEntry:
+    kind = entry.kind
+    if "_" not in kind and "  " not in kind:
+        return entry  # the common case: already a kind of the vocabulary
+    return dataclasses.replace(entry, kind=audit_kind(kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +232,8 @@ def _append(
         raise AuditNeedsTransaction()
     if not chain or len(chain) > 100:
         raise ValueError(f"bad audit chain name {chain!r}")
-    prepared = [(entry, _normalise_data(entry.data), _actor_fields(entry.actor))
-                for entry in entries]
+    prepared = [(_in_vocabulary(entry), _normalise_data(entry.data),
+                 _actor_fields(entry.actor)) for entry in entries]
     for entry, _, _ in prepared:
         if not _KIND.fullmatch(entry.kind):
             raise ValueError(f"bad audit event kind {entry.kind!r}")

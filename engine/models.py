@@ -489,33 +489,79 @@ def instance_chain(instance_id: int) -> str:
 
 
 class AuditKind(models.TextChoices):
-    """Known audit event kinds. The vocabulary is open: the column takes any short slug."""
+    """THE vocabulary of audit event kinds (docs/audit.md explains each one to auditors).
 
-    DEPLOYED = "deployed", "definition deployed"
-    STARTED = "started", "instance started"
-    COMPLETED = "completed", "instance completed"
-    CANCELLED = "cancelled", "cancelled"
-    SUSPENDED = "suspended", "instance suspended"
-    RESUMED = "resumed", "instance resumed"
-    ACTIVITY_ENTERED = "activity_entered", "activity entered"
-    ACTIVITY_LEFT = "activity_left", "activity left"
-    TASK_CREATED = "task_created", "task created"
-    TASK_CLAIMED = "task_claimed", "task claimed"
-    TASK_UNCLAIMED = "task_unclaimed", "task handed back"
-    TASK_DELEGATED = "task_delegated", "task delegated"
-    TASK_COMPLETED = "task_completed", "task completed"
-    TASK_ASSIGNED = "task_assigned", "task assigned"
-    TASK_RESOLVED = "task_resolved", "task resolved"
-    TASK_COMMENTED = "task_commented", "task commented"
-    TASK_ESCALATED = "task_escalated", "task escalated"
-    VARIABLE_SET = "variable_set", "variable set"
-    JOB_SCHEDULED = "job_scheduled", "job scheduled"
-    JOB_FIRED = "job_fired", "job fired"
-    JOB_FAILED = "job_failed", "job failed"
+    A kind is lower-case words separated by single spaces ("activity completed", "task
+    claimed"), at most 64 characters. The runtime's kinds (engine.runtime.AuditKind, which
+    cannot import Django) are the same strings and are all listed here too (a test keeps
+    the two in step). engine.audit writes a kind given with underscores ("task_claimed")
+    as the same words with spaces, so every writer lands in this one vocabulary.
+    """
+
+    # The process instance (engine/runtime and engine/services).
+    PROCESS_STARTED = "process started", "process instance started"
+    PROCESS_COMPLETED = "process completed", "process instance completed"
+    PROCESS_CANCELLED = "process cancelled", "process instance cancelled"
+    SUSPENDED = "suspended", "process instance suspended"
+    RESUMED = "resumed", "process instance resumed"
+    CALLED_BY = "called by", "started by a call activity of another instance"
+    # Activities, events, gateways and tokens (the runtime; one per token move).
+    ACTIVITY_STARTED = "activity started", "activity started"
+    ACTIVITY_COMPLETED = "activity completed", "activity completed"
+    ACTIVITY_CANCELLED = "activity cancelled", "activity cancelled"
+    LOOP_STARTED = "loop started", "loop or multi-instance body started"
+    LOOP_COMPLETED = "loop completed", "loop or multi-instance body completed"
+    LOOP_CANCELLED = "loop cancelled", "loop or multi-instance body cancelled"
+    EVENT_PASSED = "event passed", "none or link event passed"
+    EVENT_WAITING = "event waiting", "catch event waiting"
+    EVENT_CAUGHT = "event caught", "event caught"
+    EVENT_THROWN = "event thrown", "event thrown"
+    GATEWAY_WAITING = "gateway waiting", "token waiting at a joining gateway"
+    GATEWAY_JOINED = "gateway joined", "joining gateway fired"
+    GATEWAY_TAKEN = "gateway taken", "gateway passed"
+    TOKEN_CANCELLED = "token cancelled", "token on an event or gateway cancelled"
+    TOKEN_ENDED = "token ended", "token ended without an end event"
+    ERROR_UNHANDLED = "error unhandled", "BPMN error nothing caught"
+    ESCALATION_UNHANDLED = "escalation unhandled", "escalation nothing caught"
+    COMPENSATION_THROWN = "compensation thrown", "compensation thrown"
+    COMPENSATION_STARTED = "compensation started", "compensation handler started"
+    COMPENSATION_COMPLETED = "compensation completed", "compensation completed"
+    TRANSACTION_CANCELLED = "transaction cancelled", "transaction subprocess cancelled"
+    CALL_STARTED = "call started", "call activity waiting for its child instance"
+    CALL_COMPLETED = "call completed", "call activity's child instance completed"
+    CALL_FAILED = "call failed", "call activity's child instance failed"
+    CHILD_STARTED = "child started", "child instance of a call activity started"
+    ERROR_THROWN_OUT = "error thrown to caller", "BPMN error thrown to the calling instance"
+    ESCALATION_THROWN_OUT = "escalation thrown to caller", "escalation thrown to the caller"
+    # User tasks (the runtime, and engine/services/user_tasks.py).
+    TASK_CREATED = "task created", "user task created"
+    TASK_CLAIMED = "task claimed", "user task claimed"
+    TASK_UNCLAIMED = "task unclaimed", "user task handed back"
+    TASK_DELEGATED = "task delegated", "user task delegated"
+    TASK_RESOLVED = "task resolved", "delegated user task resolved"
+    TASK_ASSIGNED = "task assigned", "user task assigned"
+    TASK_COMMENTED = "task commented", "user task commented"
+    TASK_ESCALATED = "task escalated", "user task escalated"
+    TASK_COMPLETED = "task completed", "user task completed"
+    TASK_SLA_AT_RISK = "task sla at risk", "user task's SLA at risk"
+    TASK_SLA_BREACHED = "task sla breached", "user task's SLA breached"
+    # Variables, jobs, incidents, messages and signals.
+    VARIABLE_SET = "variable set", "variable set"
+    JOB_SCHEDULED = "job scheduled", "job scheduled"
+    JOB_FIRED = "job fired", "job fired"
+    JOB_DONE = "job done", "job done"
+    JOB_FAILED = "job failed", "job failed"
+    JOB_RETRY_SCHEDULED = "job retry scheduled", "failed job scheduled to run again"
+    JOB_RETRIES_SET = "job retries set", "job retries set by an admin"
+    ASYNC_WAITING = "async waiting", "token waiting for an async continuation job"
     INCIDENT = "incident", "incident raised"
-    INCIDENT_RESOLVED = "incident_resolved", "incident resolved"
+    INCIDENT_RESOLVED = "incident resolved", "incident resolved"
     MESSAGE = "message", "message"
+    MESSAGE_UNDELIVERED = "message undelivered", "thrown message nobody waited for"
     SIGNAL = "signal", "signal"
+    # The system chain: deployments and admin actions.
+    DEPLOYED = "deployed", "definition deployed"
+    FORM_DEPLOYED = "form deployed", "form file deployed"
 
 
 class AuditChain(models.Model):

@@ -39,6 +39,7 @@ from engine.errors import (
     TriggerRejected,
 )
 from engine.models import (
+    AuditKind,
     EventSubscription,
     Incident,
     Job,
@@ -186,7 +187,7 @@ def start_instance(
     if parent is not None:
         # The child's chain begins by naming its caller; the caller's chain names the child.
         entries.insert(0, AuditEntry(
-            kind="called by", at=now, actor=actor, instance_id=instance.pk,
+            kind=str(AuditKind.CALLED_BY), at=now, actor=actor, instance_id=instance.pk,
             element_id=definition.key,
             data={"parent_instance": parent.pk, "call": call_id},
         ))
@@ -515,7 +516,7 @@ def _start_child(caller: ProcessInstance, effect: runtime.StartCallActivity, *,
             failure = str(exc)
     if child is not None:
         audit_append_many(instance_chain(caller.pk), [AuditEntry(
-            kind="child started", at=now, actor=actor, instance_id=caller.pk,
+            kind=str(AuditKind.CHILD_STARTED), at=now, actor=actor, instance_id=caller.pk,
             element_id=effect.element_id,
             data={"child_instance": child.pk, "call": effect.call_id,
                   "process": found.key if isinstance(found, ProcessDefinition) else None,
@@ -602,7 +603,7 @@ def _deliver(
         # A thrown message nobody waits for is not an error of the sender (BPMN leaves it
         # to the environment); it is recorded so that it is never lost silently.
         audit_append_many(instance_chain(sender.pk), [AuditEntry(
-            kind="message undelivered", at=now, actor=actor, instance_id=sender.pk,
+            kind=str(AuditKind.MESSAGE_UNDELIVERED), at=now, actor=actor, instance_id=sender.pk,
             element_id=item.element_id, data={"name": item.name},
         )])
 

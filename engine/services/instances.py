@@ -182,7 +182,7 @@ def process_instance_set_variables(
     at = now or timezone.now()
     save_instance(instance, state)
     entries = [
-        AuditEntry(kind=str(runtime.AuditKind.VARIABLE_SET), at=at, actor=actor,
+        AuditEntry(kind=str(AuditKind.VARIABLE_SET), at=at, actor=actor,
                    instance_id=instance.pk, element_id=instance.definition.key,
                    data={"name": name, "value": value, "by": "admin"})
         for name, value in values.items()

@@ -49,7 +49,7 @@ def _append_chain(chain: str = "instance:7", count: int = 5) -> list[AuditEvent]
     return [
         audit_append(
             chain=chain,
-            kind=AuditKind.ACTIVITY_ENTERED,
+            kind=AuditKind.ACTIVITY_STARTED,
             at=T0 + timedelta(seconds=number),
             instance_id=7,
             element_id=f"Task_{number}",
@@ -102,9 +102,9 @@ def test_appending_builds_a_linked_chain_and_moves_the_head():
 
 
 def test_each_chain_counts_its_own_sequence():
-    audit_append(chain=instance_chain(1), kind="started", at=T0, instance_id=1)
-    audit_append(chain=instance_chain(2), kind="started", at=T0, instance_id=2)
-    audit_append(chain=instance_chain(1), kind="completed", at=T0, instance_id=1)
+    audit_append(chain=instance_chain(1), kind="process started", at=T0, instance_id=1)
+    audit_append(chain=instance_chain(2), kind="process started", at=T0, instance_id=2)
+    audit_append(chain=instance_chain(1), kind="process completed", at=T0, instance_id=1)
 
     seqs = sorted(AuditEvent.objects.values_list("chain", "seq"))
     assert seqs == [("instance:1", 1), ("instance:1", 2), ("instance:2", 1)]
@@ -115,9 +115,9 @@ def test_each_chain_counts_its_own_sequence():
 def test_a_batch_is_appended_with_one_lock_one_insert_and_one_head_update(
     django_assert_num_queries,
 ):
-    audit_append(chain="instance:9", kind="started", at=T0, instance_id=9)
+    audit_append(chain="instance:9", kind="process started", at=T0, instance_id=9)
     batch = [
-        AuditEntry(kind="activity_entered", at=T0, instance_id=9, element_id=f"T{number}")
+        AuditEntry(kind="activity started", at=T0, instance_id=9, element_id=f"T{number}")
         for number in range(50)
     ]
 
@@ -132,14 +132,14 @@ def test_a_batch_is_appended_with_one_lock_one_insert_and_one_head_update(
 
 
 def test_the_new_chain_hint_inserts_the_head_and_falls_back_when_it_exists():
-    first = [AuditEntry(kind="started", at=T0, instance_id=7, element_id="p")]
+    first = [AuditEntry(kind="process started", at=T0, instance_id=7, element_id="p")]
     created = audit_append_many("instance:7", first, new_chain=True)
     assert [event.seq for event in created] == [1]
     head = AuditChain.objects.get(name="instance:7")
     assert (head.last_seq, head.last_hash) == (1, created[0].hash)
 
     # A wrong hint (the chain exists) writes nothing twice: the ordinary path appends.
-    again = [AuditEntry(kind="completed", at=T0, instance_id=7, element_id="p")]
+    again = [AuditEntry(kind="process completed", at=T0, instance_id=7, element_id="p")]
     created = audit_append_many("instance:7", again, new_chain=True)
     assert [event.seq for event in created] == [2]
     assert AuditEvent.objects.filter(chain="instance:7").count() == 2
@@ -148,7 +148,7 @@ def test_the_new_chain_hint_inserts_the_head_and_falls_back_when_it_exists():
 
 def test_a_user_actor_is_kept_as_username_and_id_so_deleting_the_user_keeps_history():
     user = get_user_model().objects.create_user("carol")
-    event = audit_append(chain=SYSTEM_CHAIN, kind="task_claimed", at=T0, actor=user)
+    event = audit_append(chain=SYSTEM_CHAIN, kind="task claimed", at=T0, actor=user)
     user_id = user.pk
 
     user.delete()
@@ -162,7 +162,7 @@ def test_the_documented_recipe_reproduces_the_stored_hash_without_engine_code():
     # docs/audit.md tells auditors exactly this; if it changes, the doc must change too.
     audit_append(chain="system", kind="deployed", at=T0, actor="root")
     event = audit_append(
-        chain="instance:3", kind="variable_set",
+        chain="instance:3", kind="variable set",
         at=datetime(2025, 3, 3, 10, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
         actor=None, instance_id=3, element_id="Review", data={"b": [1, "ü"], "a": None},
     )
@@ -170,7 +170,7 @@ def test_the_documented_recipe_reproduces_the_stored_hash_without_engine_code():
 
     content = {
         "chain": "instance:3", "seq": 1, "prev_hash": "0" * 64, "instance_id": 3,
-        "element_id": "Review", "kind": "variable_set", "actor": None, "actor_id": None,
+        "element_id": "Review", "kind": "variable set", "actor": None, "actor_id": None,
         "at": "2025-03-03T08:00:00.000005Z", "data": {"a": None, "b": [1, "ü"]},
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -184,7 +184,7 @@ def test_data_that_the_database_rewrites_still_verifies_after_reading_it_back():
         "big": 2**70, "text": 'Zürich ✓ "q" \\ \n', "tuple": (1, 2), 3: "int key",
         "nested": {"b": True, "a": [None, False, {}]},
     }
-    event = audit_append(chain="instance:4", kind="variable_set", at=T0, data=data)
+    event = audit_append(chain="instance:4", kind="variable set", at=T0, data=data)
 
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.data["floats"][2] == 10**20 and stored.data["3"] == "int key"
@@ -202,7 +202,7 @@ def test_data_that_the_database_rewrites_still_verifies_after_reading_it_back():
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(change, error):
-    arguments = {"chain": "instance:5", "kind": "started", "at": T0, **change}
+    arguments = {"chain": "instance:5", "kind": "process started", "at": T0, **change}
 
     with pytest.raises(ValueError, match=error):
         audit_append(**arguments)
@@ -213,7 +213,7 @@ def test_bad_input_is_refused_and_nothing_is_written(change, error):
 @pytest.mark.django_db(transaction=True)
 def test_appending_outside_a_transaction_is_refused():
     with pytest.raises(AuditNeedsTransaction) as refused:
-        audit_append(chain="instance:1", kind="started", at=T0)
+        audit_append(chain="instance:1", kind="process started", at=T0)
 
     assert refused.value.code == "audit.no-transaction"
     assert not AuditEvent.objects.exists()
@@ -239,7 +239,7 @@ def test_orm_updates_and_deletes_of_audit_rows_are_refused():
             attempt()
         assert refused.value.code == "audit.append-only"
 
-    assert AuditEvent.objects.get(pk=event.pk).kind == "activity_entered"
+    assert AuditEvent.objects.get(pk=event.pk).kind == "activity started"
     assert verify_chain("instance:7") == []
 
 
@@ -278,7 +278,7 @@ def test_changed_data_names_that_row():
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("actor", "mallory"), ("kind", "task_completed"), ("element_id", "Other"),
+    [("actor", "mallory"), ("kind", "task completed"), ("element_id", "Other"),
      ("instance_id", 8), ("actor_id", 1)],
 )
 def test_every_hashed_column_is_covered(column, value):
@@ -355,7 +355,7 @@ def test_a_replaced_row_with_a_valid_own_hash_is_caught_by_the_next_rows_link():
     # A forger who knows the recipe rebuilds row 3 consistently with row 2 ...
     content: dict[str, Any] = {
         "chain": "instance:7", "seq": 3, "prev_hash": rows[1].hash, "instance_id": 7,
-        "element_id": "Task_3", "kind": "activity_entered", "actor": "mallory",
+        "element_id": "Task_3", "kind": "activity started", "actor": "mallory",
         "actor_id": None, "at": T0 + timedelta(seconds=3), "data": {"n": 3},
     }
     AuditEvent.objects.bulk_create([AuditEvent(**content, hash=event_hash(**content))])
@@ -370,7 +370,7 @@ def test_a_row_inserted_at_the_end_behind_the_heads_back_is_caught():
     rows = _append_chain(count=2)
     content: dict[str, Any] = {
         "chain": "instance:7", "seq": 3, "prev_hash": rows[-1].hash, "instance_id": 7,
-        "element_id": "Task_3", "kind": "task_completed", "actor": "mallory",
+        "element_id": "Task_3", "kind": "task completed", "actor": "mallory",
         "actor_id": None, "at": T0, "data": {},
     }
     AuditEvent(**content, hash=event_hash(**content)).save()
@@ -491,3 +491,41 @@ def test_redeploying_identical_bytes_or_a_refused_file_writes_no_event(bpmn):
     versions = [e.data["version"] for e in AuditEvent.objects.filter(chain=SYSTEM_CHAIN)]
     assert versions == [1, 2]
     assert verify_chain(SYSTEM_CHAIN) == []
+
+
+# --- One vocabulary of kinds (docs/audit.md) -----------------------------------------
+
+
+def test_every_kind_the_runtime_writes_is_in_the_one_vocabulary():
+    from engine import runtime
+
+    assert {str(k) for k in runtime.AuditKind} <= set(AuditKind.values)
+
+
+def test_every_kind_is_lower_case_words_separated_by_single_spaces():
+    for kind in AuditKind.values:
+        assert kind == " ".join(kind.split()) and kind == kind.lower(), kind
+        assert all(part.isalpha() for part in kind.split()), kind
+
+
+def test_a_kind_written_with_underscores_is_stored_in_the_vocabulary_and_verifies():
+    event = audit_append(chain="instance:11", kind="task_claimed", at=T0, instance_id=11)
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.kind == event.kind == AuditKind.TASK_CLAIMED == "task claimed"
+    assert verify_chain("instance:11") == []
+
+
+def test_a_run_writes_only_kinds_of_the_vocabulary():
+    from engine.services.instances import process_instance_start, process_instance_suspend
+    from tests.engine._instances import deploy
+
+    bob = get_user_model().objects.create_user("bob")
+    deploy("approval.bpmn")
+    instance, _ = process_instance_start(key="approval", variables={"requester": "bob"},
+                                         actor=bob, now=T0)
+    process_instance_suspend(instance_id=instance.pk, actor=bob, now=T0)
+    kinds = set(AuditEvent.objects.filter(instance_id=instance.pk).values_list("kind",
+                                                                               flat=True))
+    assert {"process started", "activity started", "suspended"} <= kinds
+    assert kinds <= set(AuditKind.values)

@@ -36,7 +36,7 @@ def _in_thread(work: Callable[[], None], failures: list[BaseException]) -> threa
     return thread
 
 
-def _append_committed(chain: str, kind: str = "started") -> None:
+def _append_committed(chain: str, kind: str = "process started") -> None:
     with transaction.atomic():
         audit_append(chain=chain, kind=kind, at=T0)
 
@@ -53,8 +53,8 @@ def test_concurrent_appends_to_one_chain_get_consecutive_seqs_without_gaps():
             barrier.wait(timeout=WAIT)
             for round_number in range(rounds):
                 entries = [
-                    AuditEntry(kind="activity_entered", at=T0, data={"w": number, "r": round_number}),
-                    AuditEntry(kind="activity_left", at=T0, data={"w": number, "r": round_number}),
+                    AuditEntry(kind="activity started", at=T0, data={"w": number, "r": round_number}),
+                    AuditEntry(kind="activity completed", at=T0, data={"w": number, "r": round_number}),
                 ]
                 with transaction.atomic():
                     audit_append_many("instance:1", entries)
@@ -72,7 +72,7 @@ def test_concurrent_appends_to_one_chain_get_consecutive_seqs_without_gaps():
     # A batch is contiguous: the two events of one transaction sit next to each other.
     kinds = list(AuditEvent.objects.filter(chain="instance:1").order_by("seq")
                  .values_list("kind", flat=True))
-    assert kinds == ["activity_entered", "activity_left"] * (total // 2)
+    assert kinds == ["activity started", "activity completed"] * (total // 2)
     report = verify_all()
     assert (report.chains, report.events, report.problems) == (1, total, [])
 
@@ -85,7 +85,7 @@ def test_a_held_chain_blocks_its_own_appends_but_not_another_chains():
 
     def hold_chain_1() -> None:
         with transaction.atomic():
-            audit_append(chain="instance:1", kind="task_created", at=T0)
+            audit_append(chain="instance:1", kind="task created", at=T0)
             holding.set()
             release.wait(timeout=WAIT)
 
@@ -93,7 +93,7 @@ def test_a_held_chain_blocks_its_own_appends_but_not_another_chains():
     try:
         assert holding.wait(timeout=WAIT)
 
-        other = _in_thread(lambda: _append_committed("instance:2", "task_created"), failures)
+        other = _in_thread(lambda: _append_committed("instance:2", "task created"), failures)
         other.join(timeout=5)
         assert not other.is_alive(), "an append to chain 2 waited for chain 1's lock"
 
@@ -103,7 +103,7 @@ def test_a_held_chain_blocks_its_own_appends_but_not_another_chains():
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '300ms'")
-                audit_append(chain="instance:1", kind="task_created", at=T0)
+                audit_append(chain="instance:1", kind="task created", at=T0)
 
         same = _in_thread(same_chain, blocked)
         same.join(timeout=WAIT)
@@ -126,7 +126,7 @@ def test_verifying_while_others_append_reports_no_false_breaks():
 
     def keep_appending() -> None:
         while not stop.is_set():
-            _append_committed("instance:1", "activity_entered")
+            _append_committed("instance:1", "activity started")
 
     writer = _in_thread(keep_appending, failures)
     try:
