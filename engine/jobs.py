@@ -212,7 +212,7 @@ def _kick() -> None:
         try:
             from engine.tasks import run_due_jobs_task
 
-            run_due_jobs_task.apply_async(ignore_result=True)
+            run_due_jobs_task.apply_async(ignore_result=True, retry=False)
         except Exception:  # the beat sweep picks the job up within a second
             log.warning("could not kick the job runner through the broker", exc_info=True)
     _wake.set()

@@ -394,6 +394,10 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["kind", "due_at"], name="engine_job_kind_due"),
             models.Index(fields=["topic", "due_at"], name="engine_job_topic_due"),
+            # The runner's claim: due jobs it may run, oldest first; external tasks and
+            # jobs held by an incident stay out of the index it walks.
+            models.Index(fields=["due_at", "id"], name="engine_job_runnable",
+                         condition=models.Q(topic__isnull=True, retries_left__gt=0)),
         ]
 
     def __str__(self) -> str:

@@ -52,4 +52,11 @@ class Migration(migrations.Migration):
             model_name="job",
             index=models.Index(fields=["topic", "due_at"], name="engine_job_topic_due"),
         ),
+        migrations.AddIndex(
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("retries_left__gt", 0), ("topic__isnull", True)),
+                fields=["due_at", "id"], name="engine_job_runnable",
+            ),
+        ),
     ]

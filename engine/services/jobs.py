@@ -110,8 +110,10 @@ def _fire_start_timer(job: Job, at: datetime) -> ProcessInstance:
     if due is None:
         job_delete_done(job.pk)
     else:
+        # The next repetition is a new due time for anyone: the lease ends with this one.
         Job.objects.filter(pk=job.pk).update(
-            due_at=due, payload={**job.payload, "repetition": fired + 1}
+            due_at=due, payload={**job.payload, "repetition": fired + 1}, lease_owner=None,
+            lease_expires_at=None,
         )
     return instance
 

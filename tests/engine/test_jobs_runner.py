@@ -363,3 +363,13 @@ def test_a_send_task_without_a_handler_sends_its_message_then_goes_on(db):
     assert run_due_jobs(worker_id="w1", now=NOW) == 1
     assert status(again) == "completed" and "message undelivered" in kinds(again.pk)
     assert audit.verify_chain(instance_chain(again.pk)) == []
+
+
+def test_a_timer_start_cycle_starts_an_instance_each_time_and_then_stops(db, settings):
+    settings.JOB_LEASE_SECONDS = 3600  # the next repetition must not wait for the lease
+    definition = deploy("timer_start.bpmn")  # R2/PT10M
+    job = Job.objects.get(definition=definition)
+    for minutes in (10, 20, 30, 40):
+        run_due_jobs(worker_id="w1", now=job.due_at + timedelta(minutes=minutes - 10))
+    assert ProcessInstance.objects.filter(definition=definition).count() == 2
+    assert not Job.objects.filter(definition=definition).exists()
