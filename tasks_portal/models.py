@@ -89,3 +89,4 @@ class GroupAssignmentRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.strategy} in {self.group_id}"
+

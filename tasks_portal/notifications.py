@@ -8,7 +8,7 @@ says which kinds also go by e-mail; all of them unless set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -45,21 +45,26 @@ def group_member_ids(groups: Iterable[str]) -> list[int]:
         groups__name__in=names, is_active=True).values_list("pk", flat=True).distinct())
 
 
-def candidate_ids(task: UserTask) -> list[int]:
-    """Active candidate users and members of candidate groups of the task."""
+def candidates(task: UserTask) -> dict[int, str]:
+    """Active candidate users and members of candidate groups of the task: id -> e-mail."""
     user_model = get_user_model()
     query = Q(groups__name__in=list(task.candidate_groups))
     if task.candidate_users:
         query |= Q(**{f"{user_model.USERNAME_FIELD}__in": list(task.candidate_users)})
-    return list(user_model._default_manager.filter(query, is_active=True)
-                .values_list("pk", flat=True).distinct())
+    return dict(user_model._default_manager.filter(query, is_active=True)
+                .values_list("pk", "email").distinct())
+
+
+def candidate_ids(task: UserTask) -> list[int]:
+    return list(candidates(task))
 
 
 def notify(*, user_ids: Iterable[int], kind: str, task: UserTask | None, message: str,
-           now: datetime | None = None, skip: int | None = None) -> list[Notification]:
+           now: datetime | None = None, skip: int | None = None,
+           emails: Mapping[int, str] | None = None) -> list[Notification]:
     """One notification per user (in the caller's transaction) and, after commit, e-mail
-    to those with an address. `skip` is the user who caused it (nobody is told of what
-    they did themselves)."""
+    to those with an address (`emails` when the caller has them: id -> address). `skip`
+    is the user who caused it (nobody is told of what they did themselves)."""
     at = now or timezone.now()
     ids = [uid for uid in dict.fromkeys(user_ids) if uid is not None and uid != skip]
     if not ids:
@@ -70,8 +75,10 @@ def notify(*, user_ids: Iterable[int], kind: str, task: UserTask | None, message
     ])
     email_kinds = getattr(settings, "FLOWDESK_NOTIFY_EMAIL_KINDS", None)
     if email_kinds is None or kind in email_kinds:
-        addresses = [e for e in get_user_model()._default_manager.filter(pk__in=ids)
-                     .exclude(email="").values_list("email", flat=True) if e]
+        if emails is None:
+            emails = dict(get_user_model()._default_manager.filter(pk__in=ids)
+                          .exclude(email="").values_list("pk", "email"))
+        addresses = [emails[uid] for uid in ids if emails.get(uid)]
         if addresses:
             subject = _SUBJECTS.get(NotificationKind(kind), "{name}").format(
                 name=_task_label(task) if task is not None else "flowdesk")
@@ -122,7 +129,8 @@ def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:
         return
     if task.assignee_username:
         return  # assigned by name to someone with no account: nobody to tell
-    notify(user_ids=candidate_ids(task), kind=NotificationKind.OFFERED, task=task,
+    people = candidates(task)
+    notify(user_ids=people, kind=NotificationKind.OFFERED, task=task, emails=people,
            message=f"{label} is waiting for you or your group.", now=task.created_at)
 
 

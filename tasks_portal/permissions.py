@@ -48,11 +48,13 @@ def _auto_strategy(task: UserTask) -> tuple[str | None, list[str]]:
         return template.auto_assign, []
     if not task.candidate_groups:
         return None, []
-    rule = (GroupAssignmentRule.objects.filter(group__name__in=list(task.candidate_groups))
-            .values_list("group__name", "strategy").order_by("group__name").first())
-    if rule is None or rule[1] not in AUTO_ASSIGN_STRATEGIES:
-        return None, []
-    return rule[1], [rule[0]]
+    rules = dict(GroupAssignmentRule.objects.filter(
+        group__name__in=list(task.candidate_groups)).values_list("group__name", "strategy"))
+    for group in task.candidate_groups:
+        strategy = rules.get(group)
+        if strategy in AUTO_ASSIGN_STRATEGIES:
+            return strategy, [group]
+    return None, []
 
 
 def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:

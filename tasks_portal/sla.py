@@ -67,7 +67,8 @@ def at_risk_fraction() -> float:
 
 
 def policy_for(process_key: str, element_id: str) -> SlaPolicy | None:
-    """The task's own policy, else its process's policy for every task."""
+    """The task's own policy, else its process's policy for every task (one indexed read;
+    not cached, so a policy saved in a transaction that rolls back is never applied)."""
     rows = list(SlaPolicy.objects.filter(process_key=process_key,
                                          element_id__in=[element_id, ""]))
     rows.sort(key=lambda p: p.element_id == "")
