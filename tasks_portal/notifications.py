@@ -3,7 +3,8 @@
 A task offered to you, assigned to you, at risk, breached or escalated gives you one
 Notification row in the engine's transaction; the e-mail leaves only after commit
 (EMAIL_BACKEND: the console by default). FLOWDESK_NOTIFY_EMAIL_KINDS (a list of kinds)
-says which kinds also go by e-mail; all of them unless set.
+says which kinds also go by e-mail, all of them unless set; FLOWDESK_BASE_URL (e.g.
+https://flowdesk.example.org) makes the link in the mail absolute.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def notify(*, user_ids: Iterable[int], kind: str, task: UserTask | None, message
                 name=_task_label(task) if task is not None else "flowdesk")
             body = message
             if task is not None:
-                body += f"\n\nOpen it: /tasks/{task.pk}/"
+                base = str(getattr(settings, "FLOWDESK_BASE_URL", "")).rstrip("/")
+                body += f"\n\nOpen it: {base}/tasks/{task.pk}/"
             sender = getattr(settings, "DEFAULT_FROM_EMAIL", "flowdesk@localhost")
             mails = [(subject, body, sender, [address]) for address in addresses]
             transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
@@ -130,6 +132,13 @@ def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:
     if task.assignee_username:
         return  # assigned by name to someone with no account: nobody to tell
     people = candidates(task)
+    if task.exclude_completers_of:
+        # Four-eyes: who may not take it is not told it waits for them.
+        barred = UserTask.objects.filter(
+            instance_id=task.instance_id, element_id__in=list(task.exclude_completers_of),
+            status="completed").values_list("completed_by_id", flat=True)
+        for uid in list(barred):
+            people.pop(uid, None)
     notify(user_ids=people, kind=NotificationKind.OFFERED, task=task, emails=people,
            message=f"{label} is waiting for you or your group.", now=task.created_at)
 

@@ -71,3 +71,24 @@ def test_email_kinds_can_be_limited(settings, django_capture_on_commit_callbacks
     with django_capture_on_commit_callbacks(execute=True):
         review()
     assert mail.outbox == [] and Notification.objects.filter(kind="offered").count() == 1
+
+
+def test_who_may_not_take_a_task_by_four_eyes_is_not_told_it_waits(db):
+    from engine.services.user_tasks import user_task_complete
+    from tests.engine._instances import open_task
+
+    sam, fin = user("sam", "finance"), user("fin", "finance")
+    instance = start("inbox_review", variables={"submitter": "sam", "priority": 1})
+    user_task_complete(task_id=open_task(instance.pk, "Submit").pk, actor=sam, now=NOW)
+    review = open_task(instance.pk, "Review")
+    assert list(Notification.objects.filter(task=review).values_list(
+        "user__username", flat=True)) == ["fin"]
+    del fin
+
+
+def test_the_link_in_the_mail_uses_the_base_url(settings, django_capture_on_commit_callbacks):
+    settings.FLOWDESK_BASE_URL = "https://flow.example.org/"
+    user("ann", "finance", email="ann@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        _instance, task = review()
+    assert f"https://flow.example.org/tasks/{task.pk}/" in mail.outbox[-1].body
