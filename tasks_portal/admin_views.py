@@ -50,6 +50,8 @@ STAGE_LIMIT = 1_500_000
 # How many source lines around a diagnostic's line the page shows.
 CONTEXT_LINES = 2
 ELEMENT_LIST_LIMIT = 100
+# The instance page shows the newest events; the audit page shows them all.
+TIMELINE_ON_PAGE = 200
 
 
 # --- Who may do what -------------------------------------------------------------------
@@ -405,6 +407,7 @@ def instance_detail(request: HttpRequest, instance_id: int) -> HttpResponse:
     open_incidents = [i.element_id for i in incidents if i.resolved_at is None]
     variables = selectors.process_instance_variables(instance=instance)
     live = instance.status in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED)
+    timeline = timeline_for_page(instance.pk)
     return render(request, "portal/admin/instance.html", {
         "instance": instance,
         "definition": definition,
@@ -416,7 +419,9 @@ def instance_detail(request: HttpRequest, instance_id: int) -> HttpResponse:
         .filter(status__in=USER_TASK_ACTIVE),
         "jobs": Job.objects.filter(instance_id=instance.pk).order_by("due_at", "id"),
         "incidents": incidents,
-        "timeline": timeline_for_page(instance.pk),
+        "timeline": timeline[-TIMELINE_ON_PAGE:],
+        "timeline_total": len(timeline),
+        "timeline_limit": TIMELINE_ON_PAGE,
         "can_admin": is_process_admin(request.user),
         "live": live,
         "can_retry": _incident_retry_service() is not None,

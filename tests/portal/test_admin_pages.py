@@ -449,3 +449,18 @@ def test_admin_retries_an_incident_and_its_job_is_due_again(
     assert Job.objects.get(pk=incident.job_id).retries_left >= 1
     again = admin.post(f"/manage/incidents/{incident.pk}/retry", follow=True)
     assert f"incident {incident.pk} was resolved at" in again.content.decode()
+
+
+def test_instance_page_shows_the_newest_events_and_links_the_full_history(
+    admin: Client, running: ProcessInstance, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tasks_portal import admin_views
+
+    monkeypatch.setattr(admin_views, "TIMELINE_ON_PAGE", 2)
+    admin.post(f"/manage/instances/{running.pk}/suspend")
+    body = admin.get(f"/manage/instances/{running.pk}/").content.decode()
+    total = AuditEvent.objects.filter(instance_id=running.pk).count()
+    assert f"The last 2 of {total} events" in body
+    timeline = body[body.index('id="history-title"'):]
+    assert timeline.count('<li class="fd-event') == 2
+    assert "suspended" in timeline and "process started" not in timeline
