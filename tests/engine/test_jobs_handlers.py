@@ -242,3 +242,15 @@ def jobs_run_by(procs: Procs, name: str) -> int:
 
     return sum(int(n) for n in re.findall(r"Task flowdesk\.\w+\[[^\]]+\] succeeded in "
                                           r"[\d.e-]+s: (\d+)", procs.log(name)))
+
+
+# (element id, start, end) of each jobsTracked call, in this process.
+TRACKED: list[tuple[str, float, float]] = []
+
+
+@service_task("jobsTracked")
+def tracked(call: ServiceCall) -> Mapping[str, object]:
+    began = time.monotonic()
+    time.sleep(0.3)
+    TRACKED.append((call.element_id, began, time.monotonic()))
+    return {f"{call.element_id}_done": True}

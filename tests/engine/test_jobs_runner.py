@@ -23,6 +23,7 @@ from engine.services.instances import process_instance_start, process_instance_s
 from engine.services.user_tasks import user_task_complete
 from tests.engine import test_jobs_handlers as handlers
 from tests.engine._instances import NOW, deploy, job_of, open_task
+from tests.markers import needs_postgresql_row_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -373,3 +374,32 @@ def test_a_timer_start_cycle_starts_an_instance_each_time_and_then_stops(db, set
         run_due_jobs(worker_id="w1", now=job.due_at + timedelta(minutes=minutes - 10))
     assert ProcessInstance.objects.filter(definition=definition).count() == 2
     assert not Job.objects.filter(definition=definition).exists()
+
+
+@needs_postgresql_row_locks
+def test_jobs_of_one_instance_never_run_at_the_same_time_on_two_workers(transactional_db):
+    import threading
+
+    from django.db import connection
+
+    deploy("jobs_parallel_service.bpmn")
+    instance, _ = process_instance_start(key="jobs_parallel_service")
+    handlers.TRACKED.clear()
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            run_due_jobs(worker_id=name, limit=1)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(e for e, _, _ in handlers.TRACKED) == ["A", "B"]  # each worker took one
+    (_, _, first_end), (_, second_start, _) = sorted(handlers.TRACKED, key=lambda t: t[1])
+    assert first_end <= second_start, "the second job started before the first one committed"
+    assert status(instance) == "completed"
