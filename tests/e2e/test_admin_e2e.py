@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
-from engine.models import ProcessDefinition, ProcessInstance
+from engine.models import Incident, Job, ProcessDefinition, ProcessInstance
 from tasks_portal.roles import PROCESS_ADMIN
 
 FIXTURES = Path(__file__).parents[1] / "portal" / "fixtures"
@@ -129,6 +130,11 @@ def test_admin_pages_stay_usable_at_360_px(page: Any, login: Any) -> None:
                                    actor=admin)
     instance, _ = process_instance_start(definition_id=deployment.process_definitions.get().pk,
                                          business_key="NARROW-1", actor=admin)
+    now = timezone.now()
+    job = Job.objects.create(instance=instance, job_id=900, kind="service", element_id="Review",
+                             due_at=now, retries_left=0, created_at=now)
+    Incident.objects.create(instance=instance, element_id="Review", job=job,
+                            message="card declined", created_at=now)
     page.set_viewport_size({"width": 360, "height": 740})
     login(page, "ada", "pw-ada-123")
     for url in ("/manage/processes/", "/manage/deploy/", f"/manage/processes/{KEY}/",
@@ -137,7 +143,19 @@ def test_admin_pages_stay_usable_at_360_px(page: Any, login: Any) -> None:
         if "processes/" + KEY in url or "instances" in url:
             wait_for_diagram(page)
         assert no_sideways_scroll(page), url
-    # The instance page's actions are reachable and labelled on a phone.
-    assert page.get_by_role("button", name="Suspend").is_visible()
+    # The instance page's actions are labelled on a phone, and reachable with Tab alone.
     assert page.get_by_label("Reason for cancelling").is_visible()
+    assert page.locator(".djs-element[data-element-id=Review].fd-incident").count() == 1
+    assert page.get_by_role("button", name="Retry").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "admin-instance-360.png"), full_page=True)
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Suspend":
+            break
+    else:
+        pytest.fail("Tab never reached the Suspend button")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    assert "Instance suspended." in page.locator(".messages").inner_text()
+    instance.refresh_from_db()
+    assert instance.status == "suspended"
