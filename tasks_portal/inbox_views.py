@@ -76,7 +76,8 @@ VIEW_LABELS = {"mine": "My tasks", "group": "My groups' tasks",
                "substituting": "Substituting for", "all": "All"}
 ORDER_LABELS = {"due": "Due (soonest first)", "-due": "Due (latest first)",
                 "priority": "Priority (highest first)", "-priority": "Priority (lowest first)",
-                "created": "Created (oldest first)", "-created": "Created (newest first)"}
+                "created": "Created (oldest first)", "-created": "Created (newest first)",
+                "sla": "SLA (most urgent first)"}
 SLA_LABELS = {"on_track": "On track", "at_risk": "At risk", "breached": "Breached",
               "none": "No due date"}
 # Query parameters that are filters (InboxFilters' names, "q" for its text search).

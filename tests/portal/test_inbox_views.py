@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -141,6 +141,8 @@ def test_sort_orders_by_due_priority_and_created(team):
     assert listed(ann.get("/tasks/?view=group&order=due")) == [b.pk, a.pk, c.pk]
     assert listed(ann.get("/tasks/?view=group&order=priority")) == [c.pk, b.pk, a.pk]
     assert listed(ann.get("/tasks/?view=group&order=-created")) == [c.pk, b.pk, a.pk]
+    UserTask.objects.filter(pk=a.pk).update(at_risk_at=now - timedelta(hours=1))
+    assert listed(ann.get("/tasks/?view=group&order=sla")) == [a.pk, b.pk, c.pk]
 
 
 def test_bad_filter_values_are_reported_not_crashing(team):
@@ -381,10 +383,6 @@ def test_opening_a_task_marks_its_notifications_read(team):
     assert Notification.objects.get(user=team["ann"], task=other).read_at is None
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite", strict=False, raises=DatabaseError,
-    reason="engine.selectors._substituted keeps TaskSubstitution's Meta ordering inside the "
-           "UNION of _offered_to; SQLite refuses ORDER BY there (INBOX-CORE's selector)")
 def test_a_substitute_sees_the_absent_users_tasks_and_claims_one(team):
     from engine.services.user_tasks import task_substitution_create
 
