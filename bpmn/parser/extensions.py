@@ -177,6 +177,9 @@ def read_extensions(element: etree._Element,
         embedded = forms.get(b.form["ref"])
         if embedded is not None:
             b.form["json"] = embedded
+    tag = extra.pop("version_tag", None)
+    if tag is not None and extra.get("binding") == "versionTag":
+        extra["version"] = tag  # the version a call activity binds to is that tag
     return ReadExtensions(ext=b.build(), loop=b.loop, **extra)
 
 
@@ -253,6 +256,8 @@ def _read_attributes(element: etree._Element, b: _Builder, extra: dict[str, Any]
             extra["binding"] = value
         elif name == "calledElementVersion":
             extra["version"] = value
+        elif name == "calledElementVersionTag":
+            extra["version_tag"] = value
         elif name == "versionTag":
             b.values.setdefault("properties_version_tag", value)
         elif name in ("errorCodeVariable", "errorMessageVariable", "escalationCodeVariable",
@@ -490,6 +495,8 @@ def _zeebe_called_element(el: etree._Element, b: _Builder, extra: dict[str, Any]
     extra["propagate_all"] = _bool(el.get("propagateAllChildVariables"), True)
     if el.get("bindingType"):
         extra["binding"] = el.get("bindingType")
+    if el.get("versionTag"):
+        extra["version_tag"] = el.get("versionTag")
 
 
 def _zeebe_loop(el: etree._Element, b: _Builder, extra: dict[str, Any]) -> None:

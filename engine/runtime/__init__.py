@@ -36,6 +36,7 @@ from engine.runtime.triggers import (
     TaskCompleted,
     TimerFired,
     Trigger,
+    VariablesSet,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "Trigger",
     "UnknownTrigger",
     "Unsubscribe",
+    "VariablesSet",
     "compile_process",
     "handle",
     "runnable",

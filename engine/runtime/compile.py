@@ -236,6 +236,12 @@ class CompiledProcess:
         return (*self.none_starts, *(s.element_id for s in self.start_subscriptions),
                 *(s.element_id for s in self.start_timers))
 
+    @property
+    def version_tag(self) -> str | None:
+        """The process's camunda:versionTag (what a versionTag binding looks for)."""
+        process = self.definitions.process(self.process_id)
+        return None if process is None else process.version_tag
+
 
 def compile_process(definitions: m.Definitions, process_id: str) -> CompiledProcess:
     """Precompute indexes, parse expressions and join reachability for `process_id`.

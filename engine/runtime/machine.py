@@ -593,6 +593,19 @@ class Run:
             self.state.status = st.CANCELLED
             self.audit(fx.AuditKind.PROCESS_CANCELLED, self.compiled.process_id,
                        reason=trigger.reason)
+        elif isinstance(trigger, tr.VariablesSet):
+            # Process (root scope) variables. Conditions are evaluated once the step
+            # settles (conditions_due), so a conditional event whose condition turned true
+            # fires in this step (BPMN 2.0.2 §10.5.1; Camunda 7 evaluates conditional
+            # events on setVariables).
+            root = self.state.scopes[min(s.id for s in self.state.scopes.values()
+                                         if s.parent is None)]
+            for name, value in trigger.variables.items():
+                stored = to_json_value(value)  # VariableError: the shell refuses the call
+                root.variables[name] = stored
+                self.audit(fx.AuditKind.VARIABLE_SET, self.compiled.process_id, name=name,
+                           value=stored, by=trigger.by)
+            self.conditions_due = True
         elif isinstance(trigger, tr.ChildCompleted | tr.ChildFailed):
             from engine.runtime.call_activity import child_ended
 

@@ -39,6 +39,10 @@ _EVENT_WORDS = {"startEvent": "start event", "endEvent": "end event",
                 "boundaryEvent": "boundary event"}
 
 
+# Call activity bindings (Camunda 7 calledElementBinding, Zeebe bindingType).
+_CALL_BINDINGS = frozenset({"latest", "deployment", "version", "versionTag"})
+
+
 def unsupported(definitions: m.Definitions, process_id: str) -> list[diag.Diagnostic]:
     """Every element of `process_id` this runtime cannot execute (code runtime.unsupported,
     an error) or executes while ignoring part of it (code runtime.ignored, a warning)."""
@@ -104,6 +108,13 @@ def _check_node(node: m.FlowNode, refuse: _Refuse, in_subprocess: bool) -> None:
             refuse(node, "asyncBefore on an event subprocess")
     elif isinstance(node, m.CallActivity) and not (node.called_element or "").strip():
         refuse(node, "a call activity without a called element")
+    elif isinstance(node, m.CallActivity) and node.binding not in _CALL_BINDINGS:
+        refuse(node, f"a call activity with binding {node.binding!r} (known: "
+                     f"{', '.join(sorted(_CALL_BINDINGS))})")
+    elif isinstance(node, m.CallActivity) and node.binding in ("version", "versionTag") \
+            and not (node.version or "").strip():
+        refuse(node, f"a call activity with binding {node.binding!r} but no "
+                     f"{'version' if node.binding == 'version' else 'versionTag'}")
     elif node.kind not in _KNOWN_KINDS:
         refuse(node, f"<{node.kind}>")
     if (node.ext.pre_script or node.ext.post_script) and not isinstance(node, m.Activity):

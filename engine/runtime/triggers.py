@@ -86,5 +86,16 @@ class ChildFailed:
     kind: str = "error"
 
 
+@dataclass(frozen=True, slots=True)
+class VariablesSet:
+    """Someone outside the process (an admin, an API client) set process variables: they
+    are written to the process instance's own scope, and conditional events (catch,
+    boundary, event subprocess start) whose condition turns true fire, as in Camunda 7's
+    setVariables. `by` is recorded with every "variable set" audit event."""
+
+    variables: Mapping[str, object] = field(default_factory=dict)
+    by: str = "admin"
+
+
 Trigger = (TaskCompleted | TimerFired | MessageReceived | SignalReceived | JobDone | JobFailed
-           | Cancel | ChildCompleted | ChildFailed)
+           | Cancel | ChildCompleted | ChildFailed | VariablesSet)

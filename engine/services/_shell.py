@@ -477,7 +477,9 @@ def _run_calls(instance: ProcessInstance, step: runtime.Step, *, now: datetime,
 def _called_definition(caller: ProcessInstance, effect: runtime.StartCallActivity
                        ) -> ProcessDefinition | str:
     """The definition to start, or why there is none. Bindings as in Camunda 7: latest
-    (default), deployment (the version deployed with the caller), version (a number)."""
+    (default), deployment (the version deployed with the caller), version (a number),
+    versionTag (the newest version whose process carries that camunda:versionTag; Camunda
+    8's bindingType versionTag says the same)."""
     rows = ProcessDefinition.objects.defer("bpmn_bytes").filter(key=effect.called_element)
     if effect.binding == "deployment":
         rows = rows.filter(deployment_id=caller.definition.deployment_id)
@@ -486,6 +488,14 @@ def _called_definition(caller: ProcessInstance, effect: runtime.StartCallActivit
             rows = rows.filter(version=int(str(effect.version)))
         except ValueError:
             return f"called element version {effect.version!r} is not a number"
+    elif effect.binding == "versionTag":
+        # The tag is in the model, not in a column: compare the compiled processes,
+        # newest first (each is compiled once per definition and cached).
+        for candidate in rows.order_by("-version"):
+            if compiled_process(candidate).version_tag == effect.version:
+                return candidate
+        return (f"no deployed version of process {effect.called_element!r} has "
+                f"versionTag {effect.version!r}")
     elif effect.binding not in ("latest", ""):
         return f"called element binding {effect.binding!r} is not supported"
     found = rows.order_by("-version").first()

@@ -136,10 +136,14 @@ def _change_status(
 ) -> ProcessInstance:
     instance = _lock(instance_id)
     previous = instance.status
+    at = now or timezone.now()
     instance.status = instance_transition(previous, target)
     save_instance(instance)
-    audit_instance(instance, kind, now=now or timezone.now(), actor=actor,
-                   data={"from": previous, "to": target})
+    audit_instance(instance, kind, now=at, actor=actor, data={"from": previous, "to": target})
+    if target == InstanceStatus.RUNNING and any(
+            wait.get("k") == "condition" for wait in instance.state.get("w", ())):
+        # Variables set while it was suspended: its conditional events see them now.
+        run_trigger(instance, runtime.VariablesSet({}, by="resume"), now=at, actor=actor)
     return instance
 
 
@@ -170,21 +174,27 @@ def process_instance_set_variables(
 ) -> ProcessInstance:
     """Set process (root scope) variables of a running or suspended instance; audited.
 
-    This is not a runtime trigger: no token moves (conditional events, which would react
-    to it, are refused at deploy time for now).
+    On a running instance this is a runtime trigger (VariablesSet), one step like any
+    other: conditional events (intermediate catch, boundary, event subprocess start) whose
+    condition turns true fire in the same transaction, as Camunda 7's setVariables does.
+    A suspended instance takes the values without any token moving (it refuses every
+    trigger until resumed); its conditions are evaluated at its next step.
     """
     instance = _lock(instance_id)
     if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
         raise InstanceNotRunning(instance.pk, instance.status)
     values = json_variables(variables)
+    at = now or timezone.now()
+    if instance.status == InstanceStatus.RUNNING:
+        run_trigger(instance, runtime.VariablesSet(values, by="admin"), now=at, actor=actor)
+        return instance
     state = load_state(instance)
     state.root.variables.update(values)
-    at = now or timezone.now()
     save_instance(instance, state)
     entries = [
         AuditEntry(kind=str(AuditKind.VARIABLE_SET), at=at, actor=actor,
                    instance_id=instance.pk, element_id=instance.definition.key,
-                   data={"name": name, "value": value, "by": "admin"})
+                   data={"name": name, "value": value, "by": "admin", "suspended": True})
         for name, value in values.items()
     ]
     audit_append_many(instance_chain(instance.pk), entries)

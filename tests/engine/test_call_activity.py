@@ -129,3 +129,53 @@ def test_a_child_trigger_and_a_cancel_of_its_caller_at_once_never_deadlock():
         assert child.status in ("cancelled", "completed")
         assert audit.verify_chain(instance_chain(parent.pk)) == []
         assert audit.verify_chain(instance_chain(child.pk)) == []
+
+
+def _callee(tag: str, task: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+             xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d"
+             targetNamespace="http://example.com">
+  <process id="tag_callee" isExecutable="true" camunda:versionTag="{tag}">
+    <startEvent id="s"/><userTask id="{task}"/><endEvent id="e"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="{task}"/>
+    <sequenceFlow id="f2" sourceRef="{task}" targetRef="e"/>
+  </process>
+</definitions>""".encode()
+
+
+def test_a_version_tag_binding_calls_the_newest_version_with_that_tag():
+    fixture = Path(__file__).parent / "fixtures" / "engine_call_version_tag.bpmn"
+    deployment_create(files=[("callee.bpmn", _callee("stable", "old_stable"))], actor=None)
+    deployment_create(files=[("callee.bpmn", _callee("stable", "new_stable"))], actor=None)
+    deployment_create(files=[("callee.bpmn", _callee("beta", "beta_task"))], actor=None)
+    deployment_create(files=[("caller.bpmn", fixture.read_bytes())], actor=None)
+
+    parent, _ = process_instance_start(key="tag_caller", now=NOW)
+
+    (child,) = ProcessInstance.objects.filter(parent_instance=parent)
+    assert (child.definition.key, child.definition.version) == ("tag_callee", 2)
+    assert open_task(child.pk, "new_stable")
+    user_task_complete(task_id=open_task(child.pk, "new_stable").pk, actor=None, now=NOW)
+    parent.refresh_from_db()
+    assert parent.status == "completed"
+
+
+def test_a_version_tag_nobody_carries_is_an_incident_at_the_call_activity():
+    fixture = Path(__file__).parent / "fixtures" / "engine_call_version_tag.bpmn"
+    deployment_create(files=[("callee.bpmn", _callee("beta", "beta_task"))], actor=None)
+    deployment_create(files=[("caller.bpmn", fixture.read_bytes())], actor=None)
+
+    parent, _ = process_instance_start(key="tag_caller", now=NOW)
+
+    assert not ProcessInstance.objects.filter(parent_instance=parent).exists()
+    (incident,) = Incident.objects.filter(instance=parent)
+    assert incident.element_id == "call" and "versionTag 'stable'" in incident.message
+
+
+def test_a_version_tag_binding_without_a_tag_is_refused_at_deploy():
+    data = (Path(__file__).parent / "fixtures" / "engine_call_version_tag.bpmn").read_bytes()
+    data = data.replace(b'camunda:calledElementVersionTag="stable"', b"")
+    with pytest.raises(EngineError) as raised:
+        deployment_create(files=[("caller.bpmn", data)], actor=None)
+    assert "binding 'versionTag' but no versionTag" in str(raised.value.message)

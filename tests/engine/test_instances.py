@@ -204,3 +204,61 @@ def test_a_timer_start_event_with_an_expression_is_refused_at_deploy(db):
         deployment_create(files=[("timer_start_expression.bpmn", data)], actor=None)
     errors = [d for f in raised.value.diagnostics for d in f.diagnostics if d.is_error]
     assert [(d.element_id, d.line) for d in errors] == [("Every10", 6)]
+
+
+# --- Setting variables re-evaluates conditional events ---------------------------------
+
+COND = {"urgent": False, "approved": False}
+
+
+def _open(instance_id: int) -> list[str]:
+    return sorted(UserTask.objects.filter(instance_id=instance_id, status="open")
+                  .values_list("element_id", flat=True))
+
+
+def test_set_variables_fires_a_conditional_catch_and_boundary_that_turn_true(bob):
+    deploy("engine_conditional_set_variables.bpmn")
+    instance, _ = process_instance_start(key="conditional_set_variables", variables=COND,
+                                         now=NOW)
+    assert _open(instance.pk) == ["work"]
+
+    process_instance_set_variables(instance_id=instance.pk, variables={"approved": True},
+                                   actor=bob, now=NOW)
+    assert _open(instance.pk) == ["after_approval", "work"]
+
+    process_instance_set_variables(instance_id=instance.pk, variables={"urgent": True},
+                                   actor=bob, now=NOW)
+    # The interrupting boundary event cancelled the task it is attached to.
+    assert _open(instance.pk) == ["after_approval", "handle_urgent"]
+    assert UserTask.objects.get(instance=instance, element_id="work").status == "cancelled"
+    instance.refresh_from_db()
+    assert instance.revision == 3
+    events = AuditEvent.objects.filter(chain=instance_chain(instance.pk))
+    assert events.filter(kind="event caught", element_id="urgent").count() == 1
+    assert events.filter(kind="variable set", actor="bob", data__by="admin").count() == 2
+    assert audit.verify_chain(instance_chain(instance.pk)) == []
+
+
+def test_set_variables_that_leave_a_condition_false_moves_no_token(bob):
+    deploy("engine_conditional_set_variables.bpmn")
+    instance, _ = process_instance_start(key="conditional_set_variables", variables=COND,
+                                         now=NOW)
+    process_instance_set_variables(instance_id=instance.pk, variables={"note": "x"},
+                                   actor=bob, now=NOW)
+    assert _open(instance.pk) == ["work"]
+    instance.refresh_from_db()
+    assert instance.state["s"][0]["v"] == {**COND, "note": "x"}
+
+
+def test_variables_set_while_suspended_fire_their_conditions_on_resume(bob):
+    deploy("engine_conditional_set_variables.bpmn")
+    instance, _ = process_instance_start(key="conditional_set_variables", variables=COND,
+                                         now=NOW)
+    process_instance_suspend(instance_id=instance.pk, actor=bob, now=NOW)
+    process_instance_set_variables(instance_id=instance.pk, variables={"approved": True},
+                                   actor=bob, now=NOW)
+    assert _open(instance.pk) == ["work"]  # suspended: no token moves
+
+    process_instance_resume(instance_id=instance.pk, actor=bob, now=NOW)
+    assert _open(instance.pk) == ["after_approval", "work"]
+    assert audit.verify_chain(instance_chain(instance.pk)) == []

@@ -182,3 +182,22 @@ def test_conditional_catch_that_cannot_be_evaluated_on_arrival_is_an_incident():
                    f'<intermediateCatchEvent id="wait">{conditional("${missing > 1}")}'
                    '</intermediateCatchEvent>' + seq("s", "wait"))
     assert len(sim.incidents) == 1 and live_tokens(sim) == ["wait"]
+
+
+def test_variables_set_from_outside_start_a_conditional_event_subprocess():
+    from engine.runtime import AuditKind, VariablesSet
+
+    body = ('<startEvent id="s"/><userTask id="work"/><endEvent id="e"/>'
+            + seq("s", "work", "e")
+            + '<subProcess id="esp" triggeredByEvent="true">'
+            f'<startEvent id="es" isInterrupting="false">{conditional("${level > 2}")}'
+            '</startEvent><task id="alarm"/><endEvent id="ee"/>'
+            + seq("es", "alarm", "ee") + "</subProcess>")
+    sim = simulate(body, {"level": 1})
+    sim.send(VariablesSet({"level": 2}))
+    assert "alarm" not in sim.visited and sim.variables["level"] == 2
+    step = sim.send(VariablesSet({"level": 3}, by="api"))
+    assert sim.visited == ["alarm", "esp"] and sim.open_tasks == ["work"]  # not interrupting
+    sets = [e for e in step.effects if getattr(e, "kind", None) == AuditKind.VARIABLE_SET]
+    assert [(e.data["name"], e.data["value"], e.data["by"]) for e in sets] == [
+        ("level", 3, "api")]
