@@ -15,8 +15,11 @@ process_instance_start (as the user "bench"), then user_task_complete for every 
 in order (the open task found by instance and element id; completed by the engine's caller,
 actor None, so the inbox's claim and permission checks are not in the figure), then checks
 the instance completed.
-Prints instances/s per model, the p50/p95 time of one instance, the audit rows written
-per instance, and verifies the hash chains of a sample of instances.
+Prints instances/s per model, the p50/p95 time of one instance, the CPU one instance
+cost in the clients and in their PostgreSQL backends (read from /proc: the server must be
+local) and the capacity that gives (cores / CPU per instance: on a machine shared with
+other work, wall-clock rates measure the neighbours too), the audit rows written per
+instance, and verifies the hash chains of a sample of instances.
 
 `--profile` runs one client under cProfile instead and prints the hottest functions.
 """
@@ -87,6 +90,20 @@ class ClientResult:
     latencies: list[float] = field(default_factory=list)
     instance_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # CPU seconds this client's process and its PostgreSQL backend spent in the measured
+    # loop (processes only; None when the backend's /proc entry cannot be read).
+    client_cpu: float | None = None
+    server_cpu: float | None = None
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of the local PostgreSQL backend `pid`, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- Database set-up -----------------------------------------------------------------
@@ -186,8 +203,10 @@ def _client(model: Model, definition_id: int, actor: Any, deadline_box: Any,
 
     try:
         connection.ensure_connection()
+        backend = connection.connection.info.backend_pid
         start_gate.wait()
         deadline = deadline_box[0]  # set by the main thread before it reached the gate
+        server0, client0 = _backend_cpu(backend), time.process_time()
         for _ in range(MAX_INSTANCES_PER_CLIENT):
             t0 = time.perf_counter()
             if t0 >= deadline:
@@ -200,6 +219,10 @@ def _client(model: Model, definition_id: int, actor: Any, deadline_box: Any,
                     break
                 continue
             result.latencies.append(time.perf_counter() - t0)
+        server1 = _backend_cpu(backend)
+        result.client_cpu = time.process_time() - client0
+        if server0 is not None and server1 is not None:
+            result.server_cpu = server1 - server0
     finally:
         connection.close()
 
@@ -262,10 +285,26 @@ class ModelFigures:
     audit_rows_per_instance: float
     chains_checked: int
     chain_problems: list[str]
+    client_cpu: float | None = None  # CPU seconds of all clients (processes only)
+    server_cpu: float | None = None  # CPU seconds of their PostgreSQL backends
 
     @property
     def per_second(self) -> float:
         return self.instances / self.seconds if self.seconds else 0.0
+
+    def cpu_ms(self, seconds: float | None) -> float | None:
+        if seconds is None or not self.instances:
+            return None
+        return seconds / self.instances * 1000
+
+    @property
+    def capacity(self) -> float | None:
+        """Instances/s this work would reach with every core of the machine to itself:
+        cores / CPU per instance (clients + database). On a shared machine this is the
+        figure that does not depend on what the neighbours run."""
+        if self.client_cpu is None or self.server_cpu is None or not self.instances:
+            return None
+        return (os.cpu_count() or 1) * self.instances / (self.client_cpu + self.server_cpu)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -295,21 +334,33 @@ def run_model(model: Model, definition_id: int, actor: Any, *, clients: int,
     rows = AuditEvent.objects.filter(instance_id__in=sample).count()
     problems = [str(p) for pk in sample for p in verify_chain(instance_chain(pk))]
     connection.close()
+    client_cpu = (None if threads or any(r.client_cpu is None for r in results)
+                  else sum(r.client_cpu or 0.0 for r in results))
+    server_cpu = (None if any(r.server_cpu is None for r in results)
+                  else sum(r.server_cpu or 0.0 for r in results))
     return ModelFigures(model.label, len(instance_ids), elapsed, latencies, errors,
-                        rows / len(sample) if sample else 0.0, len(sample), problems)
+                        rows / len(sample) if sample else 0.0, len(sample), problems,
+                        client_cpu, server_cpu)
 
 
 def _print_table(figures: list[ModelFigures], clients: int, how: str) -> None:
     print()
     print(f"Persisted path on PostgreSQL, {clients} client {how}, {os.cpu_count()} CPU(s)")
     header = ("model", "instances", "seconds", "instances/s", "p50 ms", "p95 ms",
+              "client CPU ms/inst", "db CPU ms/inst", "capacity/s",
               "audit rows/inst", "chains ok", "errors")
     rows = [header]
+
+    def number(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
     for f in figures:
         rows.append((
             f.label, str(f.instances), f"{f.seconds:.1f}", f"{f.per_second:.1f}",
             f"{_percentile(f.latencies, 0.50) * 1000:.1f}",
             f"{_percentile(f.latencies, 0.95) * 1000:.1f}",
+            number(f.cpu_ms(f.client_cpu), 2), number(f.cpu_ms(f.server_cpu), 2),
+            number(f.capacity, 0),
             f"{f.audit_rows_per_instance:.1f}",
             f"{f.chains_checked - len({p.split(' ')[0] for p in f.chain_problems})}"
             f"/{f.chains_checked}",
@@ -321,6 +372,8 @@ def _print_table(figures: list[ModelFigures], clients: int, how: str) -> None:
                         for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  ".join("-" * w for w in widths))
+    print("capacity/s: cores / (client + db CPU per instance), the rate this work reaches "
+          "when it has the machine to itself")
     for f in figures:
         for problem in f.chain_problems:
             print(f"CHAIN PROBLEM ({f.label}): {problem}")
