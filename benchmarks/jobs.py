@@ -1,6 +1,6 @@
 """The job runner on PostgreSQL + Redis with real Celery workers: jobs/s and firing delay.
 
-    .venv/bin/python -m benchmarks.jobs [--timers 10000] [--services 3000] [--steady 1000]
+    .venv/bin/python -m benchmarks.jobs [--timers 10000] [--services 3000] [--steady 500]
         [--workers 1,2] [--database-url postgres://postgres@127.0.0.1:5432/flowdesk_jobs_bench]
         [--redis-url redis://127.0.0.1:6379/1]
 
@@ -188,6 +188,18 @@ class Workers:
         self.stop()
         sys.exit(f"workers did not start; logs in {self.logdir}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the worker processes used so far (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for p in self.procs[:-1]:  # the last one is beat
+            try:
+                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     def stop(self) -> None:
         for p in self.procs:
             if p.poll() is None:
@@ -237,8 +249,10 @@ def _phase_services(n: int, workers: int, env: dict[str, str], logdir: Path,
     created = _create("bench_noop", n)
     pool = Workers(workers, env, logdir)
     try:
+        idle_cpu = pool.cpu_seconds()
         _kick(redis_url)
         _wait_until_done("bench_noop", n, timeout=max(120.0, n / 20))
+        cpu = pool.cpu_seconds() - idle_cpu
     finally:
         pool.stop()
     done = list(AuditEvent.objects.filter(kind="job done", element_id="noop")
@@ -246,7 +260,8 @@ def _phase_services(n: int, workers: int, env: dict[str, str], logdir: Path,
     if len(done) != n:
         sys.exit(f"FAILED: {len(done)} 'job done' audit rows for {n} service tasks")
     span = (max(done) - min(done)).total_seconds()
-    return {"jobs": n, "jobs_per_s": n / max(span, 1e-3), "create_s": created}
+    return {"jobs": n, "jobs_per_s": n / max(span, 1e-3), "create_s": created,
+            "cpu_ms": cpu * 1000 / n}
 
 
 def _phase_timers(n: int, workers: int, env: dict[str, str], logdir: Path,
@@ -261,6 +276,7 @@ def _phase_timers(n: int, workers: int, env: dict[str, str], logdir: Path,
                .order_by("id").values_list("instance_id", flat=True))
     pool = Workers(workers, env, logdir)
     try:
+        idle_cpu = pool.cpu_seconds()
         t0 = timezone.now() + timedelta(seconds=0.5)
         with connection.cursor() as cursor:
             # Timer k comes due at t0 + k * spread / n (spread 0: all at t0).
@@ -271,6 +287,7 @@ def _phase_timers(n: int, workers: int, env: dict[str, str], logdir: Path,
                 [t0, spread / n])
         due = {iid: t0 + timedelta(seconds=k * spread / n) for k, iid in enumerate(ids)}
         _wait_until_done("bench_timer", n, timeout=max(120.0, n / 20 + spread))
+        cpu = pool.cpu_seconds() - idle_cpu
     finally:
         pool.stop()
     fired = list(AuditEvent.objects.filter(kind="event caught", element_id="wait",
@@ -283,7 +300,7 @@ def _phase_timers(n: int, workers: int, env: dict[str, str], logdir: Path,
     span = (last - t0).total_seconds()
     return {"jobs": n, "jobs_per_s": n / max(span, 1e-3), "create_s": created,
             "p50": statistics.median(delays), "p99": _pct(delays, 0.99), "max": max(delays),
-            "early": sum(1 for d in delays if d < 0)}
+            "early": sum(1 for d in delays if d < 0), "cpu_ms": cpu * 1000 / n}
 
 
 def _clear() -> None:
@@ -301,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--services", type=int, default=3_000)
-    parser.add_argument("--steady", type=int, default=1_000)
+    parser.add_argument("--steady", type=int, default=500)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
@@ -317,8 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     env["JOB_RUNNER"] = "celery"
     print(f"jobs benchmark: PostgreSQL {urlsplit(args.database_url).path.lstrip('/')}, "
           f"Redis {args.redis_url}, {os.cpu_count()} CPUs")
-    print("| workers | phase | jobs | jobs/s | delay p50 | delay p99 | max | set-up s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| workers | phase | jobs | jobs/s | delay p50 | delay p99 | max "
+          "| worker CPU ms/job | set-up s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for workers in counts:
         with tempfile.TemporaryDirectory(prefix="jobs-bench-") as tmp:
             logdir = Path(tmp)
@@ -338,9 +356,11 @@ def main(argv: list[str] | None = None) -> None:
                 _clear()
             for label, r in rows:
                 delay = (f"{r['p50']:.2f} s | {r['p99']:.2f} s | {r['max']:.2f} s"
-                         if "p50" in r else "| |")
+                         if "p50" in r else " | | ")
                 print(f"| {workers} | {label} | {r['jobs']:,} | {r['jobs_per_s']:,.0f} | "
-                      f"{delay} | {r['create_s']:.0f} |", flush=True)
+                      f"{delay} | {r['cpu_ms']:.1f} | {r['create_s']:.0f} |", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the "
+          "machine; jobs/s is bounded by what is left of its cores)")
 
 
 if __name__ == "__main__":

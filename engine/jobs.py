@@ -308,13 +308,18 @@ def _run_batch(items: list[Claimed], worker_id: str, now: datetime | None) -> in
     run again one per transaction, where each failure is recorded as that job's attempt
     (cheaper than a savepoint per job, which costs two round trips every time).
     """
+    from engine.services import jobs as job_services
+
     ordered = sorted(items, key=lambda c: (c.instance_id or 0, c.pk))
     if len(ordered) > 1:
         try:
             with transaction.atomic():
                 rows = Job.objects.in_bulk([item.pk for item in ordered])
-                return sum(1 for item in ordered if item.pk in rows
-                           and _run_one(item, worker_id, now, rows[item.pk]))
+                finished: list[int] = []
+                ran = sum(1 for item in ordered if item.pk in rows
+                          and _run_one(item, worker_id, now, rows[item.pk], finished))
+                job_services.job_delete_done(*finished)  # the batch's removals, one statement
+                return ran
         except Exception:
             log.info("a job of a batch of %s failed; running them one by one", len(ordered))
     done = 0
@@ -335,7 +340,7 @@ def _run_batch(items: list[Claimed], worker_id: str, now: datetime | None) -> in
 
 
 def _run_one(item: Claimed, worker_id: str, now: datetime | None,
-             prefetched: Job | None = None) -> bool:
+             prefetched: Job | None = None, done: list[int] | None = None) -> bool:
     """Run one claimed job inside the caller's transaction; False if it is not ours now.
 
     `prefetched` (a batch read its rows in one query, unlocked) saves the job's own lock:
@@ -366,19 +371,20 @@ def _run_one(item: Claimed, worker_id: str, now: datetime | None,
         Job.objects.filter(pk=job.pk).update(lease_owner=None, lease_expires_at=None)
         return False  # suspended meanwhile: the job waits for the resume
     at = now or timezone.now()
-    _dispatch(job, instance, at)
+    _dispatch(job, instance, at, done if prefetched is not None else None)
     return True
 
 
-def _dispatch(job: Job, instance: ProcessInstance | None, at: datetime) -> None:
+def _dispatch(job: Job, instance: ProcessInstance | None, at: datetime,
+              done: list[int] | None = None) -> None:
     from engine.services import jobs as job_services
 
     if job.kind in TIMER_KINDS:
-        job_services.job_fire_locked(instance, job, at)
+        job_services.job_fire_locked(instance, job, at, done)
         return
     if job.kind == "async":
         assert instance is not None  # noqa: S101 - async jobs belong to an instance
-        job_services.job_complete_locked(instance, job, {}, now=at)
+        job_services.job_complete_locked(instance, job, {}, now=at, done=done)
         return
     if job.kind in WORK_KINDS:
         assert instance is not None  # noqa: S101 - service jobs belong to an instance
@@ -395,7 +401,7 @@ def _dispatch(job: Job, instance: ProcessInstance | None, at: datetime) -> None:
 
 def _run_service(job: Job, instance: ProcessInstance, at: datetime) -> None:
     from engine.errors import NoServiceHandler
-    from engine.service_tasks import BpmnError, ServiceCall, candidate_names, find_handler
+    from engine.service_tasks import ServiceCall, candidate_names, find_handler
     from engine.services import jobs as job_services
 
     payload = job.payload or {}
@@ -418,14 +424,10 @@ def _run_service(job: Job, instance: ProcessInstance, at: datetime) -> None:
         headers=_str_map(payload.get("headers")),
         fields=_str_map(payload.get("fields")),
     )
-    try:
-        # A savepoint: what the handler wrote is undone with its failure.
-        with transaction.atomic():
-            result = handler(call)
-    except BpmnError as exc:
-        job_services.job_fail_locked(instance, job, error_code=exc.code,
-                                     message=exc.message, now=at)
-        return
+    # A BpmnError (like any exception) leaves through the job's transaction, so what the
+    # handler wrote is rolled back with it; _record_failure then throws the BPMN error in
+    # a transaction of its own (no savepoint: that would cost two round trips per call).
+    result = handler(call)
     out: dict[str, object]
     if result is None:
         out = {}
@@ -475,8 +477,10 @@ def _str_map(value: object) -> dict[str, str]:
 
 def _record_failure(item: Claimed, worker_id: str, exc: BaseException, details: str,
                     now: datetime | None) -> None:
-    """Count a failed attempt: schedule the retry, or after the last one raise the incident."""
+    """Count a failed attempt: schedule the retry, or after the last one raise the incident.
+    A handler's BpmnError is not a failed attempt: it is thrown at the task."""
     from engine import locks
+    from engine.service_tasks import BpmnError
 
     at = now or timezone.now()
     message = f"{type(exc).__name__}: {exc}"[:2000]
@@ -488,6 +492,12 @@ def _record_failure(item: Claimed, worker_id: str, exc: BaseException, details: 
             return
         if job.lease_owner != worker_id:
             return  # someone else holds it now; their attempt counts, not ours
+        if isinstance(exc, BpmnError) and instance is not None and job.kind in WORK_KINDS:
+            from engine.services import jobs as job_services
+
+            job_services.job_fail_locked(instance, job, error_code=exc.code,
+                                         message=exc.message, now=at)
+            return
         record_attempt_failed(job, instance, message=message, details=details, at=at)
 
 

@@ -39,19 +39,30 @@ START_TIMER = "start-timer"
 WORK_KINDS = frozenset({"service", "send", "businessRule", "async"})
 
 
-def job_delete_done(job_pk: int) -> None:
-    """Delete a finished job row. Incidents keep pointing at nothing (Incident.job is SET
+def job_delete_done(*job_pks: int) -> None:
+    """Delete finished job rows. Incidents keep pointing at nothing (Incident.job is SET
     NULL); on PostgreSQL that is one statement instead of the ORM's select-then-delete."""
+    if not job_pks:
+        return
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
-        Job.objects.filter(pk=job_pk).delete()
+        Job.objects.filter(pk__in=job_pks).delete()
         return
     qn = connection.ops.quote_name
     job, incident = qn(Job._meta.db_table), qn(Incident._meta.db_table)
+    pks = list(job_pks)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH i AS (UPDATE {incident} SET job_id = NULL WHERE job_id = %s) "  # noqa: S608
-            f"DELETE FROM {job} WHERE id = %s", [job_pk, job_pk])
+            f"WITH i AS (UPDATE {incident} SET job_id = NULL WHERE job_id = ANY(%s)) "  # noqa: S608
+            f"DELETE FROM {job} WHERE id = ANY(%s)", [pks, pks])
+
+
+def _finish(job: Job, done: list[int] | None) -> None:
+    """Delete the job now, or leave it to the caller's one delete for a batch (`done`)."""
+    if done is None:
+        job_delete_done(job.pk)
+    else:
+        done.append(job.pk)
 
 
 def _lock(job_id: int) -> tuple[ProcessInstance | None, Job]:
@@ -85,8 +96,11 @@ def job_fire(*, job_id: int, now: datetime | None = None) -> ProcessInstance:
     return job_fire_locked(instance, job, at)
 
 
-def job_fire_locked(instance: ProcessInstance | None, job: Job, at: datetime) -> ProcessInstance:
-    """job_fire for a caller holding the instance and job locks."""
+def job_fire_locked(instance: ProcessInstance | None, job: Job, at: datetime,
+                    done: list[int] | None = None) -> ProcessInstance:
+    """job_fire for a caller holding the instance and job locks. With `done`, an
+    instance's fired job is not deleted but added to it, for the caller to delete in the
+    same transaction (a batch deletes all its jobs in one statement)."""
     if job.kind not in (TIMER, START_TIMER):
         raise JobWrongKind(job.pk, job.kind, TIMER)
     if job.due_at > at:
@@ -94,7 +108,7 @@ def job_fire_locked(instance: ProcessInstance | None, job: Job, at: datetime) ->
     if instance is None:
         return _fire_start_timer(job, at)
     run_trigger(instance, runtime.TimerFired(job.job_id), now=at, actor=None, job=job)
-    job_delete_done(job.pk)
+    _finish(job, done)
     return instance
 
 
@@ -140,11 +154,13 @@ def job_complete(
 
 def job_complete_locked(instance: ProcessInstance, job: Job,
                         variables: Mapping[str, object] | None, *, now: datetime,
-                        actor: AbstractBaseUser | None = None) -> ProcessInstance:
-    """job_complete for a caller holding the instance and job locks."""
+                        actor: AbstractBaseUser | None = None,
+                        done: list[int] | None = None) -> ProcessInstance:
+    """job_complete for a caller holding the instance and job locks (`done`: as in
+    job_fire_locked)."""
     run_trigger(instance, runtime.JobDone(job.job_id, json_variables(variables)),
                 now=now, actor=actor, job=job)
-    job_delete_done(job.pk)
+    _finish(job, done)
     return instance
 
 
