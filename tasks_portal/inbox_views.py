@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import (
     Http404,
     HttpRequest,
@@ -159,7 +158,47 @@ def _back(request: HttpRequest, fallback: str) -> str:
 class InboxRow:
     task: UserTask
     sla: str
-    can_claim: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    """One page of a list. No COUNT(*): with many open tasks counting them costs as much
+    as reading the page, so a page reads one row more than it shows to know if there is
+    a next one; the total is exact only when everything fits on the first page."""
+
+    tasks: list[UserTask]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * PAGE_SIZE + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.tasks) - 1
+
+    @property
+    def exact_total(self) -> int | None:
+        return len(self.tasks) if self.number == 1 and not self.has_next else None
+
+
+def _page_of(tasks: Any, raw_number: str | None) -> InboxPage:
+    try:
+        number = max(1, int(raw_number or 1))
+    except ValueError:
+        number = 1
+    start = (number - 1) * PAGE_SIZE
+    found = list(tasks[start:start + PAGE_SIZE + 1])
+    return InboxPage(tasks=found[:PAGE_SIZE], number=number, has_next=len(found) > PAGE_SIZE)
 
 
 @require_GET
@@ -187,10 +226,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         filters = InboxFilters()
     now = timezone.now()
     tasks = user_task_inbox(user=user, view=view, filters=filters, order=order, now=now)
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [InboxRow(task=t, sla=sla_state(t, now),
-                     can_claim=view in ("group", "substituting") or t.assignee_id is None)
-            for t in page.object_list]
+    page = _page_of(tasks, request.GET.get("page"))
+    rows = [InboxRow(task=t, sla=sla_state(t, now)) for t in page.tasks]
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("fragment", None)

@@ -399,3 +399,20 @@ def test_a_substitute_sees_the_absent_users_tasks_and_claims_one(team):
     fay.post(f"/tasks/{task.pk}/claim/")
     assert UserTask.objects.get(pk=task.pk).assignee_id == team["fay"].pk
     assert listed(fay.get("/tasks/?view=mine")) == [task.pk]
+
+
+def test_pages_of_fifty_without_counting_every_task(team):
+    tasks = [start_task("forms_decision.bpmn") for _ in range(51)]
+    ann = client_for(team["ann"])
+
+    first = ann.get("/tasks/?view=group&order=created")
+    second = ann.get("/tasks/?view=group&order=created&page=2")
+
+    assert listed(first) == [t.pk for t in tasks[:50]]
+    assert "Tasks 1\N{EN DASH}50, more on the next page." in first.content.decode()
+    assert 'page=2" rel="next"' in first.content.decode()
+    assert listed(second) == [tasks[50].pk]
+    assert "Tasks 51\N{EN DASH}51." in second.content.decode()
+    assert 'page=1" rel="prev"' in second.content.decode()
+    assert "0 tasks match the filters." in ann.get(
+        "/tasks/?view=group&q=nothing-matches").content.decode()
