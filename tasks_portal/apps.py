@@ -11,6 +11,9 @@ class TasksPortalConfig(AppConfig):
     verbose_name = "Task portal"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_save
+
         from engine.models import UserTask
         from engine.signals import user_task_changed, user_task_created
         from tasks_portal import notifications, permissions, sla
@@ -26,6 +29,8 @@ class TasksPortalConfig(AppConfig):
                                   dispatch_uid="portal.task_notify_created")
         user_task_changed.connect(notifications.on_task_changed, sender=UserTask,
                                   dispatch_uid="portal.task_notify_changed")
+        post_save.connect(permissions.on_user_saved, sender=get_user_model(),
+                          dispatch_uid="portal.new_user_offers")
         from tasks_portal import live  # noqa: F401  (live pushes: after the permissions)
         try:
             from engine.jobs import register_job_kind

@@ -19,6 +19,7 @@ from engine.selectors import user_task_visible
 from engine.services.user_tasks import (
     AUTO_ASSIGN_STRATEGIES,
     assign_automatically,
+    grant_offers_to_new_user,
     grant_task_offer,
     may,
     task_template,
@@ -68,3 +69,10 @@ def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:
     strategy, scope = _auto_strategy(task)
     if strategy is not None:
         assign_automatically(task, strategy, now=task.created_at, scope_groups=scope)
+
+
+def on_user_saved(sender: Any, instance: Any, created: bool = False, **_: Any) -> None:
+    """Receiver of post_save of the user model: a new account gets the open tasks a model
+    offered to its name before it existed (same transaction as the account)."""
+    if created and getattr(instance, "is_active", True):
+        grant_offers_to_new_user(instance)

@@ -71,6 +71,7 @@ __all__ = [
     "TaskNotFound",
     "TaskNotOpen",
     "TaskTemplate",
+    "grant_offers_to_new_user",
     "grant_task_offer",
     "saved_inbox_view_delete",
     "saved_inbox_view_save",
@@ -265,6 +266,23 @@ def grant_task_offer(task: UserTask) -> None:
 # --- Who may do what -----------------------------------------------------------------
 
 
+def grant_offers_to_new_user(user: UserLike) -> int:
+    """Give a user who was just created what open tasks offered to their name (as
+    candidate user or assignee) before the account existed. Returns how many tasks."""
+    name = user.get_username()
+    quoted = f'"{name}"'
+    found = [t for t in UserTask.objects.filter(status__in=list(USER_TASK_ACTIVE)).filter(
+        Q(candidate_users__icontains=quoted) | Q(assignee_username=name))
+        if name in t.candidate_users or t.assignee_username == name]
+    for task in found:
+        if task.assignee_username == name and task.assignee_id is None:
+            UserTask.objects.filter(pk=task.pk, assignee__isnull=True).update(assignee=user)
+            _grant_users(task, [int(user.pk)], ASSIGNEE_PERMS)
+        else:
+            _grant_users(task, [int(user.pk)], OFFER_PERMS)
+    return len(found)
+
+
 def is_process_admin(user: UserLike) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
@@ -419,7 +437,7 @@ def _require(actor: UserLike | None, task: UserTask, action: str) -> None:
 
 
 def _set_assignee(task: UserTask, user_id: int | None, username: str | None,
-                  *, at: datetime) -> None:
+                  *, at: datetime, perms: Sequence[str] = ASSIGNEE_PERMS) -> None:
     """Move the task to `user_id` (None: back to the pool): permissions follow."""
     if task.assignee_id is not None and task.assignee_id != user_id:
         _revoke_complete(task, task.assignee_id)
@@ -430,7 +448,7 @@ def _set_assignee(task: UserTask, user_id: int | None, username: str | None,
             task.status = user_task_transition(task.status, UserTaskStatus.OPEN)
         task.claimed_at = None
     else:
-        _grant_users(task, [user_id], ASSIGNEE_PERMS)
+        _grant_users(task, [user_id], perms)
         if task.status == UserTaskStatus.OPEN:
             task.status = user_task_transition(task.status, UserTaskStatus.CLAIMED)
         task.claimed_at = at
@@ -559,7 +577,10 @@ def user_task_delegate(*, task_id: int, actor: UserLike,
     if task.owner_id is None:
         task.owner_id = task.assignee_id
     task.delegation_state = DELEGATION_PENDING
-    _set_assignee(task, int(delegate.pk), delegate.get_username(), at=at)
+    # A delegate works the task and gives it back; they are no candidate, so no claim right
+    # (they cannot take it from the pool later).
+    _set_assignee(task, int(delegate.pk), delegate.get_username(), at=at,
+                  perms=(VIEW, COMPLETE))
     task.save(update_fields=_ASSIGN_FIELDS)
     _record(task, AuditKind.TASK_DELEGATED, actor=actor, at=at, change="delegated",
             data={"to": delegate.get_username(), "owner": _username(task.owner_id)},

@@ -126,11 +126,25 @@ def test_a_candidate_user_sees_the_task_in_the_group_view(db):
     carol = user("carol")
     _instance, task = review()
     assert _ids(user_task_inbox(user=carol, view="group", now=NOW)) == [task.pk]
-    # Object permissions need an account: a name with none when the task was offered
-    # gets nothing later (an admin reassigns; docs/inbox.md).
-    late = user("carl")
+    # A name with no account when the task was offered gets the offer when the account
+    # is made (and a name that only contains it gets nothing).
     UserTask.objects.filter(pk=task.pk).update(candidate_users=["carol", "carl"])
-    assert _ids(user_task_inbox(user=late, view="group", now=NOW)) == []
+    late, near = user("carl"), user("car")
+    assert _ids(user_task_inbox(user=late, view="group", now=NOW)) == [task.pk]
+    assert _ids(user_task_inbox(user=near, view="group", now=NOW)) == []
+
+
+def test_an_assignee_named_before_the_account_existed_gets_the_task(db):
+    from tests.engine._inbox import start
+
+    instance = start("inbox_review", variables={"submitter": "newbie", "priority": 1})
+    submit = UserTask.objects.get(instance=instance, element_id="Submit")
+    assert submit.assignee is None and submit.assignee_username == "newbie"
+    newbie = user("newbie")
+    assert _ids(user_task_inbox(user=newbie, view="mine", now=NOW)) == [submit.pk]
+    from engine.services.user_tasks import user_task_complete
+
+    user_task_complete(task_id=submit.pk, actor=newbie, now=NOW)
 
 
 def test_the_inbox_is_one_query_whatever_the_number_of_rows(three):

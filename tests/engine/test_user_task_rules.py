@@ -56,6 +56,7 @@ def test_expressions_of_every_vendor_offer_the_task_to_the_named_people(db):
     assert (juel.candidate_users, juel.candidate_groups) == (["rita", "carol"], ["ops"])
     assert (owner.candidate_users, owner.candidate_groups) == (["kermit"], ["management"])
     assert performer.assignee == gonzo
+    assert zeebe.exclude_completers_of == ["Juel"]  # from zeebe:properties
     assert list(user_task_inbox(user=boss, view="mine", now=NOW)) == [zeebe]
     assert list(user_task_inbox(user=gonzo, view="mine", now=NOW)) == [performer]
     # Zeebe's task is assigned (to boss): ops may see it but not claim it from the pool.
@@ -204,6 +205,10 @@ def test_a_delegate_works_the_task_and_resolves_it_back_to_the_owner(db):
     with pytest.raises(TaskNotDelegated):
         user_task_resolve(task_id=task.pk, actor=ann, now=NOW)
     assert not may(dave, task, "complete", NOW)
+    user_task_unclaim(task_id=task.pk, actor=ann, now=NOW)
+    task.refresh_from_db()
+    assert not may(dave, task, "claim", NOW)  # a delegate is no candidate
+    user_task_claim(task_id=task.pk, actor=ann, now=NOW)
     user_task_complete(task_id=task.pk, actor=ann, variables={"approved": True}, now=NOW)
     instance.refresh_from_db()
     assert instance.status == "completed"
@@ -212,7 +217,7 @@ def test_a_delegate_works_the_task_and_resolves_it_back_to_the_owner(db):
         AuditKind.TASK_CLAIMED, AuditKind.TASK_DELEGATED, AuditKind.TASK_RESOLVED,
     ]).values_list("kind", "actor"))
     assert kinds == [(AuditKind.TASK_CLAIMED, "ann"), (AuditKind.TASK_DELEGATED, "ann"),
-                     (AuditKind.TASK_RESOLVED, "dave")]
+                     (AuditKind.TASK_RESOLVED, "dave"), (AuditKind.TASK_CLAIMED, "ann")]
 
 
 def test_only_the_assignee_may_delegate(db):
