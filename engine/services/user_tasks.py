@@ -661,6 +661,9 @@ def user_task_complete(
             if task.assignee_id is not None and task.assignee_id != actor.pk and \
                     acting_for(actor, task, VIEW, at) is not None:
                 raise TaskAlreadyClaimed(task.pk, by=_username(task.assignee_id) or "someone")
+            if task.assignee_id is None and acting_for(actor, task, CLAIM, at) is not None:
+                raise TaskNotPermitted(task.pk, "complete (claim it first)",
+                                       actor.get_username())
             raise TaskNotPermitted(task.pk, "complete", actor.get_username())
         _check_four_eyes(task, actor)
     values = json_variables(variables)

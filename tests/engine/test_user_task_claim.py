@@ -73,7 +73,8 @@ def test_unclaim_gives_the_task_back_to_the_group(db):
     with pytest.raises(TaskNotPermitted):
         user_task_unclaim(task_id=task.pk, actor=bob, now=NOW)
     user_task_unclaim(task_id=task.pk, actor=ann, now=NOW)
-    with pytest.raises(TaskNotPermitted):
+    with pytest.raises(TaskNotPermitted) as raised:
         user_task_complete(task_id=task.pk, actor=ann, now=NOW)
+    assert "claim it first" in raised.value.message
     user_task_claim(task_id=task.pk, actor=bob, now=NOW)
     user_task_complete(task_id=task.pk, actor=bob, now=NOW)
