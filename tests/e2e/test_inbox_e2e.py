@@ -53,6 +53,14 @@ def review_tasks(count: int, actor: Any) -> list[UserTask]:
     return tasks
 
 
+# Form controls without an accessible name (no <label>, aria-label or aria-labelledby).
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button"))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                && !el.getAttribute("aria-labelledby") && !(el.textContent || "").trim())
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name), full_page=True)
@@ -127,6 +135,8 @@ def test_inbox_and_task_page_stay_usable_at_360_px(browser: Any, live_server: An
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert page.get_by_role("link", name="Review request").first.is_visible()
         assert page.get_by_role("button", name="Claim selected").is_visible()
+        page.click("summary")  # open the filters: every control has a name
+        assert page.evaluate(UNLABELLED) == []
         shot(page, "inbox-360.png")
         page.goto(f"{live_server.url}/tasks/{task.pk}/")
         page.get_by_role("button", name="Claim").click()
@@ -134,6 +144,7 @@ def test_inbox_and_task_page_stay_usable_at_360_px(browser: Any, live_server: An
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert page.get_by_role("button", name="Complete").is_visible()
         assert page.get_by_label("Amount").is_visible()
+        assert page.evaluate(UNLABELLED) == []
         shot(page, "task-360.png")
     finally:
         context.close()
