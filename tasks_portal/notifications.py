@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from engine.models import UserTask
+from engine.models import TaskSubstitution, UserTask
 from tasks_portal.models import Notification, NotificationKind
 
 _SUBJECTS = {
@@ -141,6 +141,24 @@ def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:
             people.pop(uid, None)
     notify(user_ids=people, kind=NotificationKind.OFFERED, task=task, emails=people,
            message=f"{label} is waiting for you or your group.", now=task.created_at)
+    _tell_substitutes(task, list(people), label)
+
+
+def _tell_substitutes(task: UserTask, absent: list[int], label: str) -> None:
+    """Who stands in now for someone the task is offered to hears of it as well."""
+    if not absent:
+        return
+    stand_ins = (TaskSubstitution.objects.filter(
+        user_id__in=absent, starts_at__lte=task.created_at, ends_at__gt=task.created_at)
+        .exclude(substitute_id__in=absent).values_list("substitute_id", "user__username"))
+    by_substitute: dict[int, list[str]] = {}
+    for substitute, name in stand_ins:
+        by_substitute.setdefault(substitute, []).append(name)
+    for substitute, names in by_substitute.items():
+        notify(user_ids=[substitute], kind=NotificationKind.OFFERED, task=task,
+               now=task.created_at,
+               message=f"{label} is waiting for {', '.join(sorted(names))}, "
+                       "whom you stand in for.")
 
 
 def on_task_changed(sender: Any, task: UserTask, change: str, actor: Any = None,

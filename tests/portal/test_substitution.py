@@ -81,3 +81,17 @@ def test_only_the_user_or_an_admin_names_a_substitute_and_ranges_must_make_sense
     with pytest.raises(TaskNotPermitted):
         task_substitution_end(substitution_id=made.pk, actor=user("eve"))
     task_substitution_end(substitution_id=made.pk, actor=bob)
+
+
+def test_a_substitute_is_told_of_tasks_offered_to_whom_they_stand_in_for(away):
+    from tasks_portal.models import Notification
+
+    _ann, sub = away
+    review()  # offered at NOW: before the range, so nobody stands in yet
+    assert not Notification.objects.filter(user=sub).exists()
+    from engine.models import TaskSubstitution
+
+    TaskSubstitution.objects.update(starts_at=NOW - timedelta(hours=1))
+    _instance, task = review(deployed=True)
+    told = Notification.objects.get(user=sub)
+    assert told.task == task and "ann" in told.message
