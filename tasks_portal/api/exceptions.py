@@ -9,13 +9,14 @@ Engine errors (engine/errors.py) bring their own `code`, HTTP status and extra m
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from engine.errors import EngineError
@@ -48,7 +49,10 @@ def _title(http_status: int) -> str:
 
 def problem_response(*, code: str, http_status: int, detail: str, path: str | None,
                      extra: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: dict[str, str] | None = None) -> HttpResponse:
+    """A problem+json response. A plain HttpResponse on purpose: a DRF Response would be
+    rendered by whatever renderer the client negotiated (the browsable API's HTML for a
+    browser), under a problem+json content type."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + code,
         "title": _title(http_status),
@@ -60,8 +64,11 @@ def problem_response(*, code: str, http_status: int, detail: str, path: str | No
         body["instance"] = path
     for name, value in (extra or {}).items():
         body.setdefault(name, value)
-    return Response(body, status=http_status, headers=headers,
-                    content_type=PROBLEM_CONTENT_TYPE)
+    response = HttpResponse(json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False),
+                            status=http_status, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 def _validation_errors(detail: Any) -> dict[str, Any]:
@@ -105,7 +112,7 @@ _DRF_CODES: tuple[tuple[type[exceptions.APIException], str], ...] = (
 )
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every exception of every API view ends here."""
     request = context.get("request")
     path = request.path if request is not None else None

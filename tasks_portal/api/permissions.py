@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -47,8 +48,7 @@ class RoleOrScope(BasePermission):
             return False
         found = rule_for(view, request.method or "GET")
         if found is None:
-            self.message = f"{request.method} is not allowed here for anyone"
-            return False
+            raise MethodNotAllowed(request.method or "?")
         token = api_token_of(request)
         if token is not None:
             if found.scopes.intersection(token.scopes):

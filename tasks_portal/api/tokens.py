@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from engine.audit import audit_append
+from engine.models import SYSTEM_CHAIN
 from tasks_portal.api.models import ApiToken
 from tasks_portal.api.scopes import SCOPES
 
@@ -48,10 +50,17 @@ def check_scopes(scopes: Iterable[str]) -> list[str]:
 
 def _store(*, user: Any, token: str, scopes: list[str], name: str,
            expires_at: datetime | None) -> ApiToken:
-    return ApiToken.objects.create(
+    row = ApiToken.objects.create(
         user=user, name=name, scopes=scopes, token_hash=hash_token(token),
         prefix=token[:_PREFIX_SHOWN], expires_at=expires_at,
     )
+    # Who can act as whom is part of the history an auditor reads (never the token itself).
+    audit_append(chain=SYSTEM_CHAIN, kind="api token created", at=row.created_at,
+                 element_id=user.get_username(),
+                 data={"token_id": row.pk, "prefix": row.prefix, "user": user.get_username(),
+                       "scopes": scopes, "name": name,
+                       "expires_at": expires_at.isoformat() if expires_at else None})
+    return row
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from io import StringIO
@@ -12,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from engine.models import ProcessInstance
+from engine.models import AuditEvent, ProcessInstance
 from tasks_portal.api.models import ApiToken
 from tasks_portal.api.throttling import ApiTokenRateThrottle
 from tasks_portal.api.tokens import hash_token
@@ -40,6 +41,9 @@ def test_create_api_token_prints_a_working_token_and_stores_only_its_hash(people
     assert row.token_hash == hash_token(token) and token not in row.token_hash
     assert (row.scopes, row.name, row.user.username) == (["start", "correlate"], "erp", "system")
     assert "start, correlate" in err.getvalue()
+    event = AuditEvent.objects.get(kind="api token created")
+    assert event.data["scopes"] == ["start", "correlate"] and event.data["user"] == "system"
+    assert token not in json.dumps(event.data) and row.prefix == event.data["prefix"]
     response = _client(token).post("/api/v1/process-definitions/review/start/", {},
                                    format="json")
     assert response.status_code == 201
