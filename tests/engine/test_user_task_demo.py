@@ -74,3 +74,12 @@ def test_seed_demo_lists_the_second_approver_and_the_manager(db):
     people = {u.username: set(u.groups.values_list("name", flat=True))
               for u in get_user_model().objects.filter(username__in=["approver2", "manager"])}
     assert people == {"approver2": {"approver", "finance"}, "manager": {"approver", "managers"}}
+
+
+def test_the_demo_admin_may_edit_sla_policies_in_the_django_admin(db):
+    _seeded()
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_staff
+    for codename in ("tasks_portal.add_slapolicy", "tasks_portal.change_groupassignmentrule",
+                     "engine.add_tasksubstitution"):
+        assert admin.has_perm(codename), codename

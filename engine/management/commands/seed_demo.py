@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils.module_loading import import_string
@@ -24,6 +24,8 @@ DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
 ROLE_GROUPS = ("approver", "process_admin", "auditor")
 BUSINESS_GROUPS = ("finance", "managers")
 SYSTEM_USERNAME = "system"
+# Models (lower-case names) process admins manage in the Django admin.
+ADMIN_SETTINGS_MODELS = ("slapolicy", "groupassignmentrule", "tasksubstitution")
 # Everything a demo system client does: deploy, start, correlate, work external tasks,
 # read history, operate (docs/api.md lists the scopes).
 DEMO_TOKEN_SCOPES = ("deploy", "start", "correlate", "external_tasks", "history", "operate")
@@ -105,6 +107,13 @@ class Command(BaseCommand):
             user.groups.add(*(groups[name] for name in demo.groups))
             if demo.role == "process_admin":
                 admin = user
+
+        # Process admins keep the inbox's settings in the Django admin (/admin/): SLA
+        # policies, group assignment rules, substitutions (named by app label and model,
+        # so the engine imports nothing of the portal).
+        groups["process_admin"].permissions.add(*Permission.objects.filter(
+            content_type__app_label__in=["tasks_portal", "engine"],
+            content_type__model__in=list(ADMIN_SETTINGS_MODELS)))
 
         system, created = user_model.objects.get_or_create(username=SYSTEM_USERNAME)
         if created:
