@@ -168,3 +168,20 @@ def test_seed_demo_token_is_stable_scoped_and_stored_hashed(db):
     response = _client(tokens[0]).post("/api/v1/process-definitions/approval/start/",
                                        {"variables": {"amount": 10}}, format="json")
     assert response.status_code == 201, response.content
+
+
+def test_an_admin_revokes_a_token_in_the_django_admin_and_it_stops_working(
+        people, as_token, django_user_model):
+    client = as_token("history")
+    row = ApiToken.objects.get()
+    root = django_user_model.objects.create_superuser("root", "root@example.org", "pw")
+    admin_client = APIClient()
+    admin_client.force_login(root)
+
+    response = admin_client.post("/admin/portal_api/apitoken/", {
+        "action": "revoke", "_selected_action": [row.pk]})
+
+    assert response.status_code == 302
+    assert ApiToken.objects.get().revoked_at is not None
+    assert AuditEvent.objects.filter(kind="api token revoked", actor="root").exists()
+    assert_problem(client.get("/api/v1/process-instances/"), 401, "auth.invalid-token")

@@ -150,3 +150,13 @@ def test_writes_on_unknown_instances_are_404(as_user, db):
     assert_problem(client.post("/api/v1/process-instances/999999/variables/",
                                {"variables": {"a": 1}}, format="json"), 404,
                    "instance.not-found")
+
+
+def test_a_start_token_sees_only_the_instances_its_user_started(as_token, instances):
+    client = as_token("start", user="system")
+
+    assert _ids(client.get("/api/v1/process-instances/")) == sorted(
+        [instances["c"].pk, instances["d"].pk])
+    assert_problem(client.get(f"/api/v1/process-instances/{instances['a'].pk}/"), 404,
+                   "instance.not-found")
+    assert len(_ids(as_token("history").get("/api/v1/process-instances/"))) == 4

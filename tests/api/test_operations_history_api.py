@@ -138,3 +138,10 @@ def test_csv_and_ndjson_exports_stream_every_matching_row(as_user, incident):
 
 def test_approvers_cannot_read_history(as_user, incident):
     assert_problem(as_user("approver").get("/api/v1/history/events/"), 403, "auth.forbidden")
+
+
+def test_instance_detail_lists_its_open_incident(as_user, incident):
+    body = as_user("admin").get(f"/api/v1/process-instances/{incident.instance_id}/").json()
+
+    assert [(i["id"], i["element_id"]) for i in body["incidents"]] == [(incident.pk, "Charge")]
+    assert "card service down" in body["incidents"][0]["message"]
