@@ -12,7 +12,7 @@ from tasks_portal.models import GroupAssignmentRule, Notification, SlaPolicy
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
     list_display = ("process_key", "element_id", "due_after", "at_risk_after",
-                    "escalate_to_group", "notify_groups")
+                    "escalate_to_group", "notify_groups", "reclaim_on_breach")
     search_fields = ("process_key", "element_id")
 
 

@@ -12,7 +12,8 @@ class SlaPolicy(models.Model):
     `due_after` gives tasks without a due date from the model one (created + due_after);
     `at_risk_after` says when a task turns at risk (created + at_risk_after; without it,
     FLOWDESK_SLA_AT_RISK_FRACTION of the time to the due date). On breach the task is
-    offered to `escalate_to_group` too, and the members of `notify_groups` are told.
+    offered to `escalate_to_group` too (and with `reclaim_on_breach` taken from whoever
+    holds it), and the members of `notify_groups` are told.
     """
 
     process_key = models.CharField(max_length=255)
@@ -24,6 +25,10 @@ class SlaPolicy(models.Model):
     escalate_to_group = models.CharField(max_length=150, blank=True, default="")
     notify_groups = models.CharField(
         max_length=500, blank=True, default="", help_text="Comma-separated group names.")
+    reclaim_on_breach = models.BooleanField(
+        default=False,
+        help_text="On breach, take the task from whoever holds it, back to its candidates "
+                  "and the escalation group.")
 
     class Meta:
         verbose_name = "SLA policy"

@@ -31,7 +31,7 @@ from engine import locks
 from engine.audit import audit_append
 from engine.models import Job, UserTask, instance_chain
 from engine.selectors import sla_state_q
-from engine.services.user_tasks import user_task_escalate
+from engine.services.user_tasks import user_task_assign, user_task_escalate
 from engine.status import USER_TASK_ACTIVE, UserTaskStatus
 from tasks_portal.models import NotificationKind, SlaPolicy
 from tasks_portal.notifications import candidate_ids, group_member_ids, notify
@@ -151,6 +151,8 @@ def sla_advance(*, task_id: int, now: datetime | None = None) -> str:
             notify(user_ids=[*people, *extra], kind=NotificationKind.BREACHED, task=task,
                    message=f"{label} is overdue since {task.due:%Y-%m-%d %H:%M} UTC.",
                    now=at)
+            if policy is not None and policy.reclaim_on_breach and task.assignee_id:
+                user_task_assign(task_id=task.pk, actor=None, assignee=None, now=at)
             if policy is not None and policy.escalate_to_group:
                 user_task_escalate(task_id=task.pk, to_group=policy.escalate_to_group,
                                    reason="SLA breached", now=at)

@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                 ('at_risk_after', models.DurationField(blank=True, null=True)),
                 ('escalate_to_group', models.CharField(blank=True, default='', max_length=150)),
                 ('notify_groups', models.CharField(blank=True, default='', help_text='Comma-separated group names.', max_length=500)),
+                ('reclaim_on_breach', models.BooleanField(default=False, help_text='On breach, take the task from whoever holds it, back to its candidates and the escalation group.')),
             ],
             options={
                 'verbose_name': 'SLA policy',

@@ -169,3 +169,16 @@ def test_dashboard_counts_and_time_to_complete(db):
                           process_key="inbox_review")
     assert [(r.element_id, r.open, r.completed) for r in later] == [("Review", 1, 0)]
     assert sla_dashboard(since=NOW, until=NOW + DAY, now=at, process_key="other") == []
+
+
+def test_a_policy_may_take_a_held_task_back_on_breach(policy):
+    wim, boss = user("wim", "pool"), user("max", "managers")
+    policy.reclaim_on_breach = True
+    policy.save()
+    task = UserTask.objects.get(instance=start("inbox_plain"))
+    user_task_claim(task_id=task.pk, actor=wim, now=NOW)
+    sla_advance(task_id=task.pk, now=NOW + DAY)
+    task.refresh_from_db()
+    assert task.assignee is None and task.status == "open"
+    user_task_claim(task_id=task.pk, actor=boss, now=NOW + DAY)
+    assert AuditEvent.objects.filter(kind=AuditKind.TASK_ASSIGNED, actor=None).count() == 1
