@@ -412,8 +412,6 @@ def definition_heatmap(*, definition_id: int) -> dict[str, dict[str, int]]:
     from django.db import connection
     from django.db.models import Count
 
-    from engine.models import AuditEvent
-
     counts: dict[str, dict[str, int]] = {}
 
     def slot(element_id: str) -> dict[str, int]:
@@ -429,18 +427,41 @@ def definition_heatmap(*, definition_id: int) -> dict[str, dict[str, int]]:
         for element_id, waiting in cursor.fetchall():
             if element_id is not None:
                 slot(str(element_id))["waiting"] = int(waiting)
-    instances = ProcessInstance.objects.filter(definition_id=definition_id).values("pk")
-    passed = (AuditEvent.objects.filter(instance_id__in=instances, kind__in=PASSED_KINDS)
-              .values("element_id").annotate(n=Count("id")).order_by())
-    for row in passed:
-        if row["element_id"] is not None:
-            slot(row["element_id"])["passed"] = row["n"]
+    for element_id, passes in _passes_per_element(definition_id):
+        if element_id is not None:
+            slot(str(element_id))["passed"] = int(passes)
     incidents = (Incident.objects.filter(instance__definition_id=definition_id,
                                          resolved_at__isnull=True)
                  .values("element_id").annotate(n=Count("id")).order_by())
     for open_row in incidents:
         slot(open_row["element_id"])["incidents"] = open_row["n"]
     return counts
+
+
+def _passes_per_element(definition_id: int) -> list[tuple[str | None, int]]:
+    """(element, passes) over the audit rows of every instance of one definition."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from engine.models import AuditEvent
+
+    if connection.vendor == "postgresql":
+        # The instance ids as one array: PostgreSQL then walks the (instance_id, seq) index
+        # once per instance. A join or IN (subquery) lets the planner scan the whole audit
+        # index by instance order instead (1.5 s instead of 80 ms at 10,000 instances
+        # beside a 1,000,000-row chain), or worse on stale statistics.
+        events = connection.ops.quote_name(AuditEvent._meta.db_table)
+        instances = connection.ops.quote_name(ProcessInstance._meta.db_table)
+        sql = (f"SELECT element_id, COUNT(*) FROM {events} "  # noqa: S608
+               f"WHERE instance_id = ANY(ARRAY(SELECT id FROM {instances} "
+               "WHERE definition_id = %s)) AND kind = ANY(%s) GROUP BY element_id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [definition_id, list(PASSED_KINDS)])
+            return [(row[0], row[1]) for row in cursor.fetchall()]
+    of_definition = ProcessInstance.objects.filter(definition_id=definition_id).values("pk")
+    passed = (AuditEvent.objects.filter(instance_id__in=of_definition, kind__in=PASSED_KINDS)
+              .values("element_id").annotate(n=Count("id")).order_by())
+    return [(row["element_id"], row["n"]) for row in passed]
 
 
 def element_instances_waiting(
