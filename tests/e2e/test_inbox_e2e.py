@@ -103,8 +103,8 @@ def test_an_approver_claims_fills_the_form_sees_the_error_fixes_it_and_completes
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/tasks/{tasks[0].pk}/")
     page.get_by_role("button", name="Claim").focus()
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "The task is yours now." in page.content()
     page.wait_for_selector("#diagram[data-diagram-ready=true]")
     assert page.locator("#diagram .fd-current").count() >= 1  # the current task is marked
@@ -139,8 +139,8 @@ def test_inbox_and_task_page_stay_usable_at_360_px(browser: Any, live_server: An
         assert page.evaluate(UNLABELLED) == []
         shot(page, "inbox-360.png")
         page.goto(f"{live_server.url}/tasks/{task.pk}/")
-        page.get_by_role("button", name="Claim").click()
-        page.wait_for_load_state("networkidle")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Claim").click()
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert page.get_by_role("button", name="Complete").is_visible()
         assert page.get_by_label("Amount").is_visible()
@@ -235,8 +235,8 @@ def test_a_colleague_sees_the_claimed_task_disappear_live(
         assert bob_page.locator(claimed).count() == 1
 
         ann_page.goto(f"{asgi_server}/tasks/{tasks[0].pk}/")
-        ann_page.get_by_role("button", name="Claim").click()
-        ann_page.wait_for_load_state("networkidle")
+        with ann_page.expect_navigation():
+            ann_page.get_by_role("button", name="Claim").click()
 
         # Bob did not reload: the push removed the row and said who took it.
         bob_page.wait_for_selector(claimed, state="detached", timeout=10_000)
