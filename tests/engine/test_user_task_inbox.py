@@ -177,3 +177,26 @@ def test_filters_from_plain_data_are_checked(db):
             InboxFilters.from_dict(bad)
     data = {"process": "p", "variables": {"amount": 5}, "text": "x"}
     assert InboxFilters.from_dict(data).to_dict() == data
+
+
+def test_the_benchmark_data_at_small_scale_gives_each_user_their_groups_tasks(db):
+    """benchmarks/inbox.py's seeding, 600 tasks over 20 groups: every user's group view is
+    exactly the free tasks of their three groups, in two queries (page and count)."""
+    import random
+
+    from django.contrib.auth.models import User
+
+    from benchmarks.inbox import NOW as BENCH_NOW
+    from benchmarks.inbox import _seed
+
+    _seed(600, 20, 20, random.Random(1))
+    for person in User.objects.filter(username__in=["u0000", "u0007", "u0019"]):
+        groups = set(person.groups.values_list("name", flat=True))
+        expected = {t.pk for t in UserTask.objects.filter(assignee__isnull=True)
+                    if t.candidate_groups[0] in groups}
+        with CaptureQueriesContext(connection) as queries:
+            inbox = user_task_inbox(user=person, view="group", now=BENCH_NOW)
+            page, total = list(inbox[:50]), inbox.count()
+        assert total == len(expected) > 50 and {t.pk for t in page} <= expected
+        assert len(queries) == 2
+        assert [t.due for t in page] == sorted(t.due for t in page)
