@@ -283,6 +283,17 @@ def test_versions_say_who_deployed_what_when_and_each_downloads_its_own_xml(
         assert response["Content-Disposition"] == (
             f'attachment; filename="{KEY}-v{version}.bpmn"')
     assert admin.get(f"/manage/processes/{KEY}/v3.bpmn").status_code == 404
+
+
+def test_a_model_is_never_rendered_by_the_browser_on_our_origin(
+    admin: Client, users: dict,
+) -> None:
+    """Uploaded XML may hold XHTML script: it is served as a sandboxed download."""
+    _deploy(actor=users["admin"])
+    response = admin.get(f"/manage/processes/{KEY}/v1.bpmn")
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Security-Policy"].startswith("sandbox")
+    assert response["X-Content-Type-Options"] == "nosniff"
     assert admin.get("/manage/processes/nope/").status_code == 404
 
 
