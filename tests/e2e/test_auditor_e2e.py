@@ -83,6 +83,14 @@ def test_auditor_finds_an_instances_history_and_exports_it_as_csv(
     page.get_by_role("link", name="Chain health").click()
     assert "The chains verify" in page.locator("main").inner_text()
 
+    # On a phone: no sideways scrolling (wide tables scroll inside their own box).
+    page.set_viewport_size({"width": 360, "height": 740})
+    for url in ("/audit/?business_key=EXP-42", f"/audit/instances/{instance.pk}/",
+                "/audit/health/"):
+        page.goto(url)
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"), url
+
 
 @pytest.mark.django_db(transaction=True)
 def test_auditor_is_refused_every_admin_action_in_the_browser(page: Any, login: Any) -> None:
