@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engine.models import (
@@ -74,21 +75,36 @@ class FormResourceSerializer(serializers.Serializer):
     checksum = StrictCharField()
 
 
+class DeploymentFileSerializer(serializers.Serializer):
+    name = StrictCharField()
+    url = StrictCharField()
+
+
 class DeploymentSerializer(serializers.ModelSerializer):
     deployed_by = serializers.SerializerMethodField()
     process_definitions = DefinitionSummarySerializer(many=True, read_only=True)
     forms = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
-        fields = ["id", "name", "deployed_by", "deployed_at", "process_definitions", "forms"]
+        fields = ["id", "name", "deployed_by", "deployed_at", "process_definitions", "forms",
+                  "files"]
 
     def get_deployed_by(self, obj: Deployment) -> str | None:
         return _username(obj.deployed_by)
 
+    @extend_schema_field(FormResourceSerializer(many=True))
     def get_forms(self, obj: Deployment) -> list[dict[str, str]]:
         return [{"form_id": r.form_id, "name": r.name, "checksum": r.checksum}
                 for r in obj.resources.all()]
+
+    @extend_schema_field(DeploymentFileSerializer(many=True))
+    def get_files(self, obj: Deployment) -> list[dict[str, str]]:
+        names = sorted({d.source_name for d in obj.process_definitions.all()}
+                       | {r.name for r in obj.resources.all()})
+        return [{"name": name, "url": reverse("api:deployment-file", kwargs={
+            "deployment_id": obj.pk, "name": name})} for name in names]
 
 
 class DeploymentCreateSerializer(serializers.Serializer):

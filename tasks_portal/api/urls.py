@@ -21,6 +21,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("deployments/", deployments.DeploymentList.as_view(), name="deployments"),
     path("deployments/<int:deployment_id>/", deployments.DeploymentDetail.as_view(),
          name="deployment"),
+    path("deployments/<int:deployment_id>/files/<str:name>",
+         deployments.DeploymentFile.as_view(), name="deployment-file"),
     path("process-definitions/", deployments.DefinitionList.as_view(), name="definitions"),
     path("process-definitions/<str:key>/", deployments.DefinitionDetail.as_view(),
          name="definition"),

@@ -92,6 +92,13 @@ def test_list_and_get_deployments(as_user, deployed):
     assert listed["count"] == 2 and [d["id"] for d in listed["results"]] == [second.pk,
                                                                              first.pk]
     assert one["forms"][0]["name"] == "review.form"
+    assert [f["name"] for f in one["files"]] == ["review.bpmn", "review.form"]
+    bpmn = client.get(one["files"][0]["url"])
+    form = client.get(one["files"][1]["url"])
+    assert bpmn["Content-Type"] == "application/xml" and b"Task_Review" in bpmn.content
+    assert form.json()["id"] == "reviewForm"
+    assert_problem(client.get(f"/api/v1/deployments/{first.pk}/files/nope.bpmn"), 404,
+                   "deployment.file-not-found")
     assert_problem(client.get("/api/v1/deployments/999999/"), 404, "deployment.not-found")
 
 

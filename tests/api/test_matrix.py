@@ -34,6 +34,7 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("GET", "deployments/", None, {M, U, "deploy", "history"}),
     ("POST", "deployments/", "multipart", {M, "deploy"}),
     ("GET", f"deployments/{N}/", None, {M, U, "deploy", "history"}),
+    ("GET", f"deployments/{N}/files/x.bpmn", None, {M, U, "deploy", "history"}),
     ("GET", "process-definitions/", None, READ_DEFS),
     ("GET", "process-definitions/nope/", None, READ_DEFS),
     ("GET", "process-definitions/nope/xml/", None, READ_DEFS),

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engine.errors import DefinitionNotFound
-from engine.models import Deployment, ProcessDefinition
+from engine.models import Deployment, DeploymentResource, ProcessDefinition
 from engine.selectors import process_definition_list
 from engine.services.deployments import deployment_create
 from engine.services.instances import process_instance_start
@@ -104,6 +104,31 @@ class DeploymentDetail(ApiView):
             raise ApiProblem(code="deployment.not-found", http_status=404,
                              detail=f"no deployment {deployment_id}")
         return Response(DeploymentSerializer(deployment).data)
+
+
+class DeploymentFile(ApiView):
+    access = {"GET": DeploymentList.access["GET"]}
+
+    @extend_schema(
+        summary="One file of a deployment, byte for byte (BPMN) or as deployed (form JSON)",
+        responses={(200, "application/xml"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT)},
+    )
+    def get(self, request: Request, deployment_id: int, name: str) -> HttpResponse:
+        data = (ProcessDefinition.objects.filter(deployment_id=deployment_id, source_name=name)
+                .values_list("bpmn_bytes", flat=True).first())
+        if data is not None:
+            response = HttpResponse(bytes(data), content_type="application/xml")
+        else:
+            form = (DeploymentResource.objects.filter(deployment_id=deployment_id, name=name)
+                    .values_list("schema", flat=True).first())
+            if form is None:
+                raise ApiProblem(code="deployment.file-not-found", http_status=404,
+                                 detail=f"deployment {deployment_id} has no file {name!r}")
+            response = HttpResponse(json.dumps(form, ensure_ascii=False).encode(),
+                                    content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{name.replace(chr(34), "")}"'
+        return response
 
 
 KEY_PARAMETER = OpenApiParameter(
