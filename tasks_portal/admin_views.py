@@ -30,7 +30,7 @@ from engine import selectors
 from engine.errors import DeploymentInvalid, EngineError, FileDiagnostics
 from engine.history import instance_timeline
 from engine.models import Incident, Job, ProcessDefinition, ProcessInstance
-from engine.services.deployments import deployment_create
+from engine.services.deployments import deployment_create, is_form_file
 from engine.services.instances import (
     process_instance_cancel,
     process_instance_resume,
@@ -233,8 +233,9 @@ def _staged(files: list[tuple[str, bytes]]) -> list[dict[str, str]] | None:
 
 
 def _preview_xml(files: list[tuple[str, bytes]]) -> list[dict[str, str]]:
+    """The models to draw (form files deployed alongside have no diagram)."""
     return [{"name": name, "xml": data.decode("utf-8", errors="replace")}
-            for name, data in files]
+            for name, data in files if not is_form_file(name)]
 
 
 @require_http_methods(["GET", "POST"])
@@ -273,6 +274,8 @@ def deploy(request: HttpRequest) -> HttpResponse:
         return redirect(_definition_url(first.key, first.version))
     context["staged"] = _staged(files)
     context["previews"] = _preview_xml(files)
+    context["form_files"] = [name for name, _ in files if is_form_file(name)]
+    context["checked"] = True
     return render(request, "portal/admin/deploy.html", context)
 
 

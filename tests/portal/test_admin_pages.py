@@ -230,7 +230,7 @@ def test_check_of_unchanged_files_says_nothing_is_new(admin: Client, users: dict
     _deploy(actor=users["admin"])
     body = admin.post("/manage/deploy/", {"action": "check",
                                           "file": _upload("r.bpmn", GOOD)}).content.decode()
-    assert "Nothing new" in body
+    assert "No new process version" in body
 
 
 def test_deploying_the_checked_files_stores_a_version_by_the_admin(
@@ -475,3 +475,32 @@ def test_instance_page_shows_the_newest_events_and_links_the_full_history(
     timeline = body[body.index('id="history-title"'):]
     assert timeline.count('<li class="fd-event') == 2
     assert "suspended" in timeline and "process started" not in timeline
+
+
+def test_a_model_and_its_form_file_check_and_deploy_together(
+    admin: Client, users: dict,
+) -> None:
+    from engine.selectors import deployed_form_get
+
+    form = (FIXTURES / "admin_review.form").read_bytes()
+    files = {"file": [_upload("review.bpmn", GOOD), _upload("review.form", form)]}
+    body = admin.post("/manage/deploy/", {"action": "check", **files}).content.decode()
+    assert "Forms deployed with them: <code>review.form</code>" in body
+    assert body.count('class="fd-diagram"') == 1  # a diagram for the model only
+    assert _counts() == (0, 0, 0)
+    files = {"file": [_upload("review.bpmn", GOOD), _upload("review.form", form)]}
+    admin.post("/manage/deploy/", {"action": "deploy", **files})
+    definition = ProcessDefinition.objects.get()
+    found = deployed_form_get(form_id="expense-review-form", definition=definition)
+    assert found is not None and found["components"][0]["key"] == "comment"
+
+
+def test_a_broken_form_file_is_reported_with_the_models_and_nothing_is_stored(
+    admin: Client,
+) -> None:
+    files = {"file": [_upload("review.bpmn", GOOD), _upload("review.form", b'{"id": 1}')]}
+    response = admin.post("/manage/deploy/", {"action": "deploy", **files})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "<h3><code>review.form</code></h3>" in body and 'class="fd-error"' in body
+    assert _counts() == (0, 0, 0)
