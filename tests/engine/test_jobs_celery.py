@@ -107,6 +107,7 @@ def test_a_new_service_job_is_kicked_on_commit_not_left_for_the_sweep(workers,
                                                                       transactional_db,
                                                                       kicks_to_redis):
     deploy("jobs_noop.bpmn")
+    kicked_before = sum(jobs_run_by(workers, w, "run_due_jobs") for w in ("w1", "w2"))
     took = []
     for _ in range(5):
         instance, _ = process_instance_start(key="jobs_noop")
@@ -115,6 +116,9 @@ def test_a_new_service_job_is_kicked_on_commit_not_left_for_the_sweep(workers,
             5, "the no-op service task", workers, interval=0.01))
     # The sweep alone (every second) would average 0.5 s.
     assert statistics.median(took) < 0.3, took
+    time.sleep(0.3)  # the last task's "succeeded" line
+    kicked = sum(jobs_run_by(workers, w, "run_due_jobs") for w in ("w1", "w2")) - kicked_before
+    assert kicked >= 3, f"only {kicked} of 5 jobs were run by a kick, not by the sweep"
 
 
 def test_a_timer_storm_fires_every_timer_exactly_once_on_two_workers(workers, transactional_db):

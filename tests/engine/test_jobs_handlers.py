@@ -236,11 +236,12 @@ def wait_until(predicate: Any, timeout: float, what: str, procs: Procs | None = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
 
 
-def jobs_run_by(procs: Procs, name: str) -> int:
-    """How many jobs worker `name` ran so far, from its log (each task logs its count)."""
+def jobs_run_by(procs: Procs, name: str, task: str = r"\w+") -> int:
+    """How many jobs worker `name` ran so far, from its log (each task logs its count);
+    `task` narrows it to one task name (run_due_jobs = kicks, sweep_due_jobs = the beat)."""
     import re
 
-    return sum(int(n) for n in re.findall(r"Task flowdesk\.\w+\[[^\]]+\] succeeded in "
+    return sum(int(n) for n in re.findall(rf"Task flowdesk\.{task}\[[^\]]+\] succeeded in "
                                           r"[\d.e-]+s: (\d+)", procs.log(name)))
 
 
