@@ -50,6 +50,9 @@ STAGE_LIMIT = 1_500_000
 # How many source lines around a diagnostic's line the page shows.
 CONTEXT_LINES = 2
 ELEMENT_LIST_LIMIT = 100
+# The definition page lists this many of the newest live instances.
+RECENT_INSTANCES = 20
+LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED)
 # The instance page shows the newest events; the audit page shows them all.
 TIMELINE_ON_PAGE = 200
 
@@ -308,6 +311,9 @@ def definition_detail(request: HttpRequest, key: str) -> HttpResponse:
         "versions": versions,
         "heatmap": heatmap,
         "heatmap_rows": rows,
+        "recent": selectors.process_instance_list().filter(
+            definition_id=definition.pk, status__in=LIVE_STATUSES)[:RECENT_INSTANCES],
+        "recent_limit": RECENT_INSTANCES,
         "can_admin": is_process_admin(request.user),
         "xml_url": reverse("portal:admin_definition_xml", args=[key, definition.version]),
         "element_url": reverse("portal:admin_element",

@@ -27,6 +27,7 @@ from engine.history import (
     audit_rows_ndjson,
 )
 from engine.models import AuditEvent, ProcessInstance
+from engine.selectors import process_definition_list
 from tasks_portal.admin_views import as_json, reader_required, timeline_for_page
 
 PAGE_SIZE = 100
@@ -37,7 +38,8 @@ EXPORT_LINES = 500
 class HistorySearchForm(forms.Form):
     """The filters of engine.history.audit_event_search, as a GET form."""
 
-    process = forms.CharField(label="Process key", required=False, max_length=255)
+    process = forms.CharField(label="Process key", required=False, max_length=255,
+                              widget=forms.TextInput(attrs={"list": "process-keys"}))
     business_key = forms.CharField(label="Business key", required=False, max_length=255)
     actor = forms.CharField(label="User", required=False, max_length=150)
     element = forms.CharField(label="Element id", required=False, max_length=255)
@@ -95,8 +97,10 @@ def _form(request: HttpRequest) -> HistorySearchForm:
 def history(request: HttpRequest) -> HttpResponse:
     """Search the audit trail; the result pages by PAGE_SIZE rows and exports as CSV."""
     form = _form(request)
-    context: dict[str, Any] = {"form": form, "searched": bool(request.GET),
-                               "kinds": audit_kinds()}
+    context: dict[str, Any] = {
+        "form": form, "searched": bool(request.GET), "kinds": audit_kinds(),
+        "process_keys": process_definition_list(latest_only=True).values_list("key", flat=True),
+    }
     if request.GET and not form.is_valid():
         return render(request, "portal/audit/history.html", context, status=400)
     arguments = form.search_arguments() if request.GET else {}

@@ -504,3 +504,13 @@ def test_a_broken_form_file_is_reported_with_the_models_and_nothing_is_stored(
     body = response.content.decode()
     assert "<h3><code>review.form</code></h3>" in body and 'class="fd-error"' in body
     assert _counts() == (0, 0, 0)
+
+
+def test_definition_page_lists_its_newest_live_instances(admin: Client, users: dict) -> None:
+    definition = _deploy(actor=users["admin"])
+    live, done = _start(definition, "LIVE-1"), _start(definition, "DONE-1")
+    user_task_complete(task_id=UserTask.objects.get(instance=done).pk, actor=None)
+    body = admin.get(f"/manage/processes/{KEY}/").content.decode()
+    recent = body[body.index('id="recent-title"'):body.index('id="versions-title"')]
+    assert f"/manage/instances/{live.pk}/" in recent and "LIVE-1" in recent
+    assert "DONE-1" not in recent

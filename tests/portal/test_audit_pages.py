@@ -239,3 +239,10 @@ def test_csv_export_streams_under_asgi_without_loading_it_all(
     assert len(chunks) == (expected + 1 + 1) // 2  # header + rows, two lines a chunk
     rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
     assert len(rows) == expected and {r["business_key"] for r in rows} == {"INV-1"}
+
+
+def test_search_form_suggests_process_keys_and_event_kinds(auditor: Client, story: dict) -> None:
+    body = auditor.get("/audit/").content.decode()
+    assert '<datalist id="process-keys"><option value="expense_review">' in body
+    assert '<option value="variable set">' in body
+    assert 'list="process-keys"' in body and 'list="audit-kinds"' in body
