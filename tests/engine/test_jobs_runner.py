@@ -403,3 +403,11 @@ def test_jobs_of_one_instance_never_run_at_the_same_time_on_two_workers(transact
     (_, _, first_end), (_, second_start, _) = sorted(handlers.TRACKED, key=lambda t: t[1])
     assert first_end <= second_start, "the second job started before the first one committed"
     assert status(instance) == "completed"
+
+
+def test_run_jobs_once_runs_what_is_due_and_says_how_many(db, capsys):
+    deploy("jobs_timer_boundary.bpmn")
+    instance, _ = process_instance_start(key="jobs_timer_boundary", variables={"wait": "PT0S"})
+    call_command("run_jobs", "--once")
+    assert capsys.readouterr().out.strip() == "1 jobs run"
+    assert open_task(instance.pk, "Escalated")
