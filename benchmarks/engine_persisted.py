@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.engine_persisted [--clients 4] [--seconds 20] [--threads]
         [--database-url postgres://postgres@127.0.0.1:5432/flowdesk_bench] [--profile]
-        [--model all|one|approval] [--rounds 1]
+        [--model all|one|approval] [--rounds 1] [--without-portal-receivers]
 
 Creates the database named in the URL afresh (DROP DATABASE IF EXISTS, CREATE, migrate:
 it must be a dedicated benchmark database on a local server), deploys a one-user-task
@@ -410,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("all", "one", "approval"), default="all")
     parser.add_argument("--threads", action="store_true",
                         help="clients as threads of this process (one interpreter lock)")
+    parser.add_argument("--without-portal-receivers", action="store_true",
+                        help="disconnect the portal's receivers of the engine's user task "
+                             "signals (permissions, SLA, notifications, live pushes): the "
+                             "engine's own cost")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every model this many times, alternating models")
     args = parser.parse_args(argv)
@@ -426,6 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     _recreate_database(args.database_url)
     _setup_django(args.database_url)
     ids, actor = _deploy(_models())
+    if args.without_portal_receivers:
+        from engine import signals
+
+        for signal in (signals.user_task_created, signals.user_task_changed,
+                       signals.user_tasks_cancelled):
+            signal.receivers.clear()
+            signal.sender_receivers_cache.clear()
+        print("portal receivers of the user task signals disconnected", flush=True)
     if args.profile:
         _profile(models, ids, actor, args.seconds)
         return 0

@@ -81,7 +81,13 @@ def insert(obj: models.Model) -> None:
         return
     connection = transaction.get_connection()
     sql, fields = _insert_sql(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    values = [f.pre_save(obj, True) for f in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        # An expression (a field's db_default, F(), Now()): the ORM compiles those.
+        obj.save(force_insert=True)
+        return
+    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values,
+                                                                           strict=True)]
     with cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()

@@ -598,11 +598,11 @@ class Run:
             # settles (conditions_due), so a conditional event whose condition turned true
             # fires in this step (BPMN 2.0.2 §10.5.1; Camunda 7 evaluates conditional
             # events on setVariables).
-            root = self.state.scopes[min(s.id for s in self.state.scopes.values()
-                                         if s.parent is None)]
+            process_scope = self.state.scopes[min(s.id for s in self.state.scopes.values()
+                                                  if s.parent is None)]
             for name, value in trigger.variables.items():
                 stored = to_json_value(value)  # VariableError: the shell refuses the call
-                root.variables[name] = stored
+                process_scope.variables[name] = stored
                 self.audit(fx.AuditKind.VARIABLE_SET, self.compiled.process_id, name=name,
                            value=stored, by=trigger.by)
             self.conditions_due = True
