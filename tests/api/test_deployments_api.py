@@ -257,3 +257,33 @@ def test_form_file_deployed_over_the_api_serves_the_task_form(as_user, fixture_b
     form = as_user("approver").get(f"/api/v1/tasks/{task_id}/").json()["form"]
 
     assert form["kind"] == "form-js" and [f["id"] for f in form["fields"]] == ["note"]
+
+
+def test_a_repeat_after_a_new_version_was_deployed_is_still_the_same_request(
+        as_token, deployed, fixture_bytes, people):
+    from engine.services.deployments import deployment_create
+
+    deployed("review.bpmn")
+    client = as_token("start")
+    first = client.post("/api/v1/process-definitions/review/start/", {}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="k1")
+    deployment_create(files=[("review.bpmn", fixture_bytes("review.bpmn").replace(
+        b'name="Review"', b'name="R2"'))], actor=people["admin"])
+
+    again = client.post("/api/v1/process-definitions/review/start/", {}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert again.json()["definition"]["version"] == 1
+    assert Instance.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "   ", "x" * 201])
+def test_an_empty_or_overlong_idempotency_key_is_400(as_token, deployed, key):
+    deployed("review.bpmn")
+
+    response = as_token("start").post("/api/v1/process-definitions/review/start/", {},
+                                      format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert_problem(response, 400, "idempotency.key-invalid")
+    assert not Instance.objects.exists()

@@ -219,8 +219,10 @@ class DefinitionXml(ApiView):
         return response
 
 
-def _fingerprint(definition: ProcessDefinition, body: dict[str, Any]) -> str:
-    canonical = json.dumps({"definition": definition.key, "version": definition.version,
+def _fingerprint(request: Request, key: str, body: dict[str, Any]) -> str:
+    """The request as the client sent it: the definition as named (a key means "the
+    latest", so a repeat after a new version was deployed is still the same request)."""
+    canonical = json.dumps({"definition": key, "version": request.query_params.get("version"),
                             "business_key": body.get("business_key"),
                             "variables": body.get("variables") or {}},
                            sort_keys=True, separators=(",", ":"), default=str)
@@ -257,15 +259,15 @@ class DefinitionStart(ApiView):
         if not idempotency_key.strip() or len(idempotency_key) > 200:
             raise ApiProblem(code="idempotency.key-invalid", http_status=400,
                              detail="Idempotency-Key must be 1 to 200 characters")
-        instance_id, created = _start_once(request, definition, body, idempotency_key)
+        instance_id, created = _start_once(request, definition, _fingerprint(request, key, body),
+                                           body, idempotency_key)
         return Response(StartedInstanceSerializer(instance_detail(instance_id)).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _start_once(request: Request, definition: ProcessDefinition, body: dict[str, Any],
-                key: str) -> tuple[int, bool]:
+def _start_once(request: Request, definition: ProcessDefinition, fingerprint: str,
+                body: dict[str, Any], key: str) -> tuple[int, bool]:
     """(instance id, created): the first start with `key` by this user, or a new one."""
-    fingerprint = _fingerprint(definition, body)
     user = request.user
 
     def replay(record: IdempotencyRecord) -> tuple[int, bool]:
