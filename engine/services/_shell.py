@@ -309,13 +309,13 @@ def _apply_effects(
             from engine.service_tasks import external_topic
 
             payload = plain(effect.payload)
+            topic = external_topic(effect.kind, payload, effect.element_id)
             Job.objects.create(
                 instance=instance, job_id=effect.job_id, kind=effect.kind,
                 element_id=effect.element_id, due_at=effect.due or now,
-                payload=payload, created_at=now,
-                topic=external_topic(effect.kind, payload, effect.element_id),
+                payload=payload, created_at=now, topic=topic,
             )
-            if kick_soon(effect.due, now):  # due now: wake a runner when this commits
+            if topic is None and kick_soon(effect.due, now):  # wake a runner on commit
                 kick_on_commit()
         elif isinstance(effect, runtime.CancelJob):
             Job.objects.filter(instance=instance, job_id=effect.job_id).delete()
