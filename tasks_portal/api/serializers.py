@@ -306,6 +306,10 @@ class LockedExternalTaskSerializer(serializers.Serializer):
     error_message = StrictCharField(allow_null=True)
 
 
+class OkSerializer(serializers.Serializer):
+    status = StrictCharField(help_text='Always "ok".')
+
+
 class WorkerSerializer(serializers.Serializer):
     worker_id = StrictCharField(max_length=255)
 

@@ -22,6 +22,7 @@ from tasks_portal.api.serializers import (
     FetchAndLockSerializer,
     JobSerializer,
     LockedExternalTaskSerializer,
+    OkSerializer,
 )
 from tasks_portal.api.views.common import ApiView, parse_body
 from tasks_portal.roles import AUDITOR, PROCESS_ADMIN
@@ -72,7 +73,7 @@ class ExternalTaskComplete(ApiView):
     access = {"POST": WORK}
 
     @extend_schema(summary="The worker did the task; its variables go to the process",
-                   request=ExternalCompleteSerializer, responses={200: OpenApiTypes.OBJECT})
+                   request=ExternalCompleteSerializer, responses={200: OkSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         body = parse_body(ExternalCompleteSerializer, request)
         service.external_task_complete(task_id=task_id, worker_id=body["worker_id"],
@@ -85,7 +86,7 @@ class ExternalTaskFailure(ApiView):
 
     @extend_schema(summary="The attempt failed: retries left and when to try again; "
                            "0 retries raises an incident",
-                   request=ExternalFailureSerializer, responses={200: OpenApiTypes.OBJECT})
+                   request=ExternalFailureSerializer, responses={200: OkSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         body = parse_body(ExternalFailureSerializer, request)
         service.external_task_failure(
@@ -100,7 +101,7 @@ class ExternalTaskBpmnError(ApiView):
 
     @extend_schema(summary="A business error: the error boundary event with error_code "
                            "takes the token", request=ExternalBpmnErrorSerializer,
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: OkSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         body = parse_body(ExternalBpmnErrorSerializer, request)
         service.external_task_bpmn_error(
@@ -113,7 +114,7 @@ class ExternalTaskExtendLock(ApiView):
     access = {"POST": WORK}
 
     @extend_schema(summary="Keep the lock new_duration ms longer, from now",
-                   request=ExtendLockSerializer, responses={200: OpenApiTypes.OBJECT})
+                   request=ExtendLockSerializer, responses={200: OkSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         body = parse_body(ExtendLockSerializer, request)
         service.external_task_extend_lock(task_id=task_id, worker_id=body["worker_id"],
@@ -126,7 +127,7 @@ class ExternalTaskUnlock(ApiView):
                            scopes=(scopes.EXTERNAL_TASKS, scopes.OPERATE))}
 
     @extend_schema(summary="Drop the lock: the next fetch may take the task", request=None,
-                   responses={200: OpenApiTypes.OBJECT})
+                   responses={200: OkSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         service.external_task_unlock(task_id=task_id)
         return Response(_DONE)
