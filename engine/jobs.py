@@ -10,11 +10,15 @@ A run is two kinds of transaction:
 1. claim (`claim_due_jobs`): due jobs nobody holds are selected with FOR UPDATE SKIP
    LOCKED, so concurrent workers split them without waiting, and get a lease (owner +
    expiry). The claim commits at once.
-2. run, one per job (timers and async continuations a few per transaction, each in a
-   savepoint): lock the instance row (lock order: instance first), lock the job row,
-   check the lease is still ours, do the work, delete the job, commit. The state change
-   and the job's removal commit together. The instance lock makes jobs of one instance
-   run one after the other, on any number of workers.
+2. run, one per job (timers and async continuations up to JOB_BATCH_SIZE per
+   transaction, rerun one by one if any of them fails): lock the instance row (lock
+   order: instance first), read the job row, check the lease is still ours, do the work,
+   delete the job, commit. The state change and the job's removal commit together. The
+   instance lock makes jobs of one instance run one after the other, on any number of
+   workers.
+
+The claim's FOR UPDATE SKIP LOCKED lives here and in services/external_tasks.py rather
+than in engine.locks: it never waits, so it takes no part in the lock order.
 
 A worker that dies mid-job gives up nothing explicitly: its transaction is rolled back by
 PostgreSQL when the connection drops, and its lease expires, after which another worker
