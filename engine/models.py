@@ -566,6 +566,8 @@ class AuditKind(models.TextChoices):
     # The system chain: deployments and admin actions.
     DEPLOYED = "deployed", "definition deployed"
     FORM_DEPLOYED = "form deployed", "form file deployed"
+    API_TOKEN_CREATED = "api token created", "API token issued"
+    API_TOKEN_REVOKED = "api token revoked", "API token revoked"
 
 
 class AuditChain(models.Model):

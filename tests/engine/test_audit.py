@@ -529,3 +529,35 @@ def test_a_run_writes_only_kinds_of_the_vocabulary():
                                                                                flat=True))
     assert {"process started", "activity started", "suspended"} <= kinds
     assert kinds <= set(AuditKind.values)
+
+
+def test_every_kind_written_anywhere_in_the_code_is_in_the_vocabulary():
+    # Every literal kind handed to an audit writer in engine/ and tasks_portal/ (as stored,
+    # i.e. underscores read as spaces) is listed in AuditKind, which docs/audit.md explains.
+    import ast
+    from pathlib import Path
+
+    from engine.audit import audit_kind
+
+    root = Path(__file__).resolve().parents[2]
+    writers = {"audit_append", "audit_append_many", "audit_append_hinted", "audit_instance",
+               "AuditEntry", "_record"}
+    found: dict[str, str] = {}
+    for path in [*root.joinpath("engine").rglob("*.py"),
+                 *root.joinpath("tasks_portal").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name not in writers:
+                continue
+            literals = [k.value for k in node.keywords if k.arg == "kind"]
+            if name == "audit_instance" and len(node.args) > 1:
+                literals.append(node.args[1])
+            for value in literals:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found[value.value] = f"{path.relative_to(root)}:{node.lineno}"
+    assert found, "the scan found no audit writer at all"
+    missing = {kind: where for kind, where in found.items()
+               if audit_kind(kind) not in AuditKind.values}
+    assert missing == {}
