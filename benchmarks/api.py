@@ -13,8 +13,9 @@ token with the `start` scope, and starts Daphne (`config.asgi:application`, DEBU
 token throttle off) as a separate process. Then `--clients` client processes each keep one
 HTTP/1.1 connection open and send `POST /api/v1/process-definitions/approval/start/`
 back to back for `--seconds`, after a short warm-up. Prints requests/s, p50/p90/p99
-latency and the error count, and checks that the database holds exactly one instance per
-201 answer. `--idempotency` sends a fresh Idempotency-Key with each request (the cost of
+latency, the error count, the server's CPU time per request (from /proc, so less
+dependent on what else runs on the machine than the wall clock), and checks that the
+database holds exactly one instance per 201 answer. `--idempotency` sends a fresh Idempotency-Key with each request (the cost of
 the idempotency record). `--pool` runs the server with psycopg's connection pool
 (benchmarks/api_settings.py) instead of Django's per-thread persistent connections.
 """
@@ -112,6 +113,12 @@ def _sessions_opened(database_url: str) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_for(port: int, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -182,9 +189,11 @@ def main() -> None:
         clients = [multiprocessing.Process(target=_client, args=(
             args.port, token, args.seconds, args.idempotency, queue))
             for _ in range(args.clients)]
+        cpu_before = _cpu_seconds(server.pid)
         for process in clients:
             process.start()
         results = [queue.get() for _ in clients]
+        server_cpu = _cpu_seconds(server.pid) - cpu_before
         for process in clients:
             process.join()
     finally:
@@ -217,6 +226,9 @@ def main() -> None:
     print(f"  statuses: {dict(sorted(statuses.items()))}; instances in the database: "
           f"{created} ({'matches' if created == ok else 'DOES NOT MATCH'} the 201 count)")
     print(f"  PostgreSQL connections opened during the run (set-up included): {sessions}")
+    total = sum(statuses.values())
+    print(f"  Daphne CPU: {server_cpu * 1000 / total:.1f} ms per request "
+          f"({server_cpu / (measured + WARMUP_SECONDS):.0%} of one core)")
     if created != ok or set(statuses) != {201}:
         raise SystemExit(1)
 
