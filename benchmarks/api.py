@@ -15,9 +15,10 @@ HTTP/1.1 connection open and send `POST /api/v1/process-definitions/approval/sta
 back to back for `--seconds`, after a short warm-up. Prints requests/s, p50/p90/p99
 latency, the error count, the server's CPU time per request (from /proc, so less
 dependent on what else runs on the machine than the wall clock), and checks that the
-database holds exactly one instance per 201 answer. `--idempotency` sends a fresh Idempotency-Key with each request (the cost of
-the idempotency record). `--pool` runs the server with psycopg's connection pool
-(benchmarks/api_settings.py) instead of Django's per-thread persistent connections.
+database holds exactly one instance per 201 answer. `--idempotency` sends a fresh
+Idempotency-Key with each request (the cost of the idempotency record). `--pool` runs
+the server with psycopg's connection pool (benchmarks/api_settings.py) instead of
+Django's per-thread persistent connections.
 """
 
 from __future__ import annotations
