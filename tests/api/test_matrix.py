@@ -53,6 +53,7 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", f"tasks/{N}/complete/", {"variables": {}}, TASKS),
     ("POST", f"tasks/{N}/delegate/", {"to": "approver"}, TASKS),
     ("POST", f"tasks/{N}/resolve/", {}, TASKS),
+    ("GET", f"tasks/{N}/comments/", None, TASKS),
     ("POST", f"tasks/{N}/comments/", {"text": "hi"}, TASKS),
     ("POST", "messages/", {"name": "Nobody waits"}, {M, "correlate"}),
     ("POST", "signals/", {"name": "Nobody listens"}, {M, "correlate"}),

@@ -157,6 +157,8 @@ def test_comment_is_stored_with_its_author(as_user, task):
 
     assert response.status_code == 201, response.content
     assert (response.json()["author"], response.json()["text"]) == ("approver", "looks fine")
+    listed = as_user("approver2").get(f"/api/v1/tasks/{task.pk}/comments/").json()
+    assert [(c["author"], c["text"]) for c in listed["results"]] == [("approver", "looks fine")]
     assert_problem(as_user("approver").post(f"/api/v1/tasks/{task.pk}/comments/", {},
                                             format="json"), 400, "request.invalid")
 

@@ -13,7 +13,13 @@ from rest_framework.response import Response
 
 from engine.errors import TaskNotFound
 from engine.models import UserTask
-from engine.selectors import INBOX_ORDERS, INBOX_VIEWS, InboxFilters, user_task_inbox
+from engine.selectors import (
+    INBOX_ORDERS,
+    INBOX_VIEWS,
+    InboxFilters,
+    user_task_comments,
+    user_task_inbox,
+)
 from engine.services import user_tasks
 from tasks_portal.api import scopes
 from tasks_portal.api.exceptions import ApiProblem
@@ -168,9 +174,24 @@ class TaskResolve(ApiView):
         return Response(_detail(task_id))
 
 
+def _comment(comment: Any, task_id: int) -> dict[str, Any]:
+    author = getattr(comment, "author", None)
+    return {"id": comment.pk, "task": task_id,
+            "author": author.get_username() if author is not None else None,
+            "text": comment.text, "created_at": comment.created_at}
+
+
 class TaskComment(ApiView):
-    access = {"POST": WORK_TASKS}
+    access = {"GET": WORK_TASKS, "POST": WORK_TASKS}
     serializer_class = CommentOutSerializer
+
+    @extend_schema(summary="A task's comments, oldest first", operation_id="task_comments_list",
+                   responses=CommentOutSerializer(many=True))
+    def get(self, request: Request, task_id: int) -> Response:
+        task = visible_task(request, task_id)
+        page = self.paginate_queryset(user_task_comments(task=task))
+        return self.get_paginated_response(
+            CommentOutSerializer([_comment(c, task_id) for c in page or []], many=True).data)
 
     @extend_schema(summary="Comment on a task", request=CommentSerializer,
                    responses={201: CommentOutSerializer})
@@ -179,10 +200,5 @@ class TaskComment(ApiView):
         visible_task(request, task_id)
         comment: Any = user_tasks.user_task_comment(task_id=task_id, actor=request.user,
                                                     text=body["text"])
-        author = getattr(comment, "author", None)
-        return Response({
-            "id": comment.pk, "task": task_id,
-            "author": author.get_username() if author is not None else None,
-            "text": comment.text, "created_at": comment.created_at,
-        }, status=201)
+        return Response(_comment(comment, task_id), status=201)
 
