@@ -18,7 +18,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -62,6 +62,7 @@ from engine.status import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.db.models import Field
 
 # Deliveries of thrown signals/messages that themselves throw: at most this many levels.
 MAX_DELIVERY_DEPTH = 8
@@ -402,14 +403,7 @@ def _cancel_user_tasks(instance: ProcessInstance, tasks: Any) -> None:
 
 def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
                       now: datetime) -> None:
-    assignee_id = None
-    if effect.assignee:
-        user_model = get_user_model()
-        assignee_id = (
-            user_model._default_manager.filter(**{user_model.USERNAME_FIELD: effect.assignee})
-            .values_list("pk", flat=True)
-            .first()
-        )
+    assignee_id = _user_id(effect.assignee) if effect.assignee else None
     groups = list(dict.fromkeys(effect.candidate_groups))
     # Lanes, four-eyes and list variables come from the model (cached per definition).
     from engine.services.user_tasks import lane_group, task_template
@@ -418,7 +412,8 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
     if not effect.assignee and not effect.candidate_users and not groups:
         # A lane named like a group offers its tasks to that group when the task names
         # no one (the lane is the performer of its flow nodes, BPMN 2.0.2 §10.8).
-        lane = lane_group(template)
+        lane = (_lane_group_pg(template.lane_names) if rows.postgresql()
+                else lane_group(template))
         if lane is not None:
             groups = [lane]
     task = UserTask(
@@ -448,6 +443,44 @@ def _create_user_task(instance: ProcessInstance, effect: runtime.CreateUserTask,
             [UserTaskCandidateGroup(task=task, group_name=name) for name in groups]
         )
     user_task_created.send(sender=UserTask, task=task)
+
+
+def _user_id(username: str) -> int | None:
+    """The id of the user named `username`, or None (one prepared SELECT on PostgreSQL)."""
+    user_model = get_user_model()
+    if not rows.postgresql():
+        found: int | None = (
+            user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username})
+            .values_list("pk", flat=True).first())
+        return found
+    qn = transaction.get_connection().ops.quote_name
+    meta = user_model._meta
+    column = cast("Field[Any, Any]", meta.get_field(user_model.USERNAME_FIELD)).column
+    with rows.cursor() as cursor:
+        cursor.execute(f"SELECT {qn(meta.pk.column)} FROM {qn(meta.db_table)} "  # noqa: S608
+                       f"WHERE {qn(column)} = %s LIMIT 1", [username])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _lane_group_pg(lane_names: Sequence[str]) -> str | None:
+    """user_tasks.lane_group's rule in one prepared SELECT (that one builds an ORM query
+    per task): the first lane, innermost first, named like an existing group, compared
+    case-insensitively as Django's iexact does on PostgreSQL (UPPER on both sides)."""
+    if not lane_names:
+        return None
+    from django.contrib.auth.models import Group
+
+    table = transaction.get_connection().ops.quote_name(Group._meta.db_table)
+    with rows.cursor() as cursor:
+        cursor.execute(f"SELECT name FROM {table} WHERE UPPER(name::text) IN "  # noqa: S608
+                       "(SELECT UPPER(lane) FROM unnest(%s::text[]) AS lane)",
+                       [list(lane_names)])
+        found = {str(name).lower(): str(name) for (name,) in cursor.fetchall()}
+    for name in lane_names:
+        if name.lower() in found:
+            return found[name.lower()]
+    return None
 
 
 # --- Call activities -------------------------------------------------------------------
