@@ -606,3 +606,29 @@ def incident_list(
     if instance_id is not None:
         incidents = incidents.filter(instance_id=instance_id)
     return incidents.order_by("-created_at", "-id")
+
+
+def user_task_list_all(
+    *,
+    status: str | None = None,
+    process: str | None = None,
+    task: str | None = None,
+    business_key: str | None = None,
+    instance_id: int | None = None,
+) -> QuerySet[UserTask]:
+    """Every task, any status, newest first: what an auditor reads (no permission filter;
+    the caller checks the auditor role). Joined like the inbox, model bytes left out."""
+    tasks = UserTask.objects.all()
+    if status is not None:
+        tasks = tasks.filter(status=status)
+    if process is not None:
+        tasks = tasks.filter(instance__definition__key=process)
+    if task is not None:
+        tasks = tasks.filter(element_id=task)
+    if business_key is not None:
+        tasks = tasks.filter(instance__business_key=business_key)
+    if instance_id is not None:
+        tasks = tasks.filter(instance_id=instance_id)
+    return (tasks.select_related("assignee", "instance__definition")
+            .defer("instance__state", "instance__definition__bpmn_bytes")
+            .order_by("-created_at", "-id"))

@@ -24,6 +24,7 @@ READ_DEFS = {A, M, U, "start", "deploy", "history"}
 READ_INST = {A, M, U, "start", "history", "operate"}
 OPERATE = {M, "operate"}
 TASKS = {A, M, "tasks"}
+READ_TASKS = {A, M, U, "tasks", "history"}
 WORKER = {"external_tasks"}
 READ_OPS = {M, U, "operate", "history"}
 HISTORY = {M, U, "history"}
@@ -46,14 +47,14 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", f"process-instances/{N}/cancel/", {}, OPERATE),
     ("POST", f"process-instances/{N}/suspend/", {}, OPERATE),
     ("POST", f"process-instances/{N}/resume/", {}, OPERATE),
-    ("GET", "tasks/", None, TASKS),
-    ("GET", f"tasks/{N}/", None, TASKS),
+    ("GET", "tasks/", None, READ_TASKS),
+    ("GET", f"tasks/{N}/", None, READ_TASKS),
     ("POST", f"tasks/{N}/claim/", {}, TASKS),
     ("POST", f"tasks/{N}/unclaim/", {}, TASKS),
     ("POST", f"tasks/{N}/complete/", {"variables": {}}, TASKS),
     ("POST", f"tasks/{N}/delegate/", {"to": "approver"}, TASKS),
     ("POST", f"tasks/{N}/resolve/", {}, TASKS),
-    ("GET", f"tasks/{N}/comments/", None, TASKS),
+    ("GET", f"tasks/{N}/comments/", None, READ_TASKS),
     ("POST", f"tasks/{N}/comments/", {"text": "hi"}, TASKS),
     ("POST", "messages/", {"name": "Nobody waits"}, {M, "correlate"}),
     ("POST", "signals/", {"name": "Nobody listens"}, {M, "correlate"}),

@@ -175,3 +175,21 @@ def test_unknown_task_ids_are_404(as_user, db):
     assert_problem(as_user("approver").get("/api/v1/tasks/999999/"), 404, "task.not-found")
     assert_problem(as_user("approver").post("/api/v1/tasks/999999/claim/"), 404,
                    "task.not-found")
+
+
+def test_auditors_read_every_task_and_change_none(as_user, as_token, task):
+    as_user("approver").post(f"/api/v1/tasks/{task.pk}/claim/")
+    auditor = as_user("auditor")
+
+    listed = auditor.get("/api/v1/tasks/?status=claimed").json()
+    one = auditor.get(f"/api/v1/tasks/{task.pk}/").json()
+    by_token = as_token("history").get("/api/v1/tasks/?process=review").json()
+
+    assert [t["id"] for t in listed["results"]] == [task.pk]
+    assert one["assignee"] == "approver" and one["form"]["kind"] == "form-js"
+    assert [t["id"] for t in by_token["results"]] == [task.pk]
+    assert auditor.get("/api/v1/tasks/?status=open").json()["count"] == 0
+    for action in ("claim", "unclaim", "complete"):
+        assert_problem(auditor.post(f"/api/v1/tasks/{task.pk}/{action}/", {}, format="json"),
+                       403, "auth.forbidden")
+    assert UserTask.objects.get(pk=task.pk).assignee_username == "approver"
