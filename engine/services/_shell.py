@@ -76,6 +76,11 @@ _CORRELATION_ATTEMPTS = 3
 
 def plain(value: Any) -> Any:
     """`value` (dataclasses, mappings, tuples, datetimes) as plain JSON data."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool or kind is float:
+        return value  # most values of audit data: tested first
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
