@@ -225,6 +225,8 @@ JOB_DEFAULT_ATTEMPTS = int(os.environ.get("JOB_DEFAULT_ATTEMPTS", "3"))
 JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS", "10"))
 # Modules that register @service_task handlers, imported when the engine app is ready.
 SERVICE_TASK_MODULES = [m for m in os.environ.get("SERVICE_TASK_MODULES", "").split(",") if m]
+# The queue job tasks go to; separate deployments (or test runs) on one Redis use their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "flowdesk-sweep-due-jobs": {
         "task": "flowdesk.sweep_due_jobs",

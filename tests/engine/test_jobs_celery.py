@@ -24,9 +24,10 @@ from engine.services.incidents import incident_retry
 from engine.services.instances import process_instance_start
 from tests.engine._instances import deploy
 from tests.engine.test_jobs_handlers import (
+    QUEUE,
     REDIS_URL,
     Procs,
-    flush_redis,
+    drop_test_queue,
     jobs_run_by,
     redis_reachable,
     wait_until,
@@ -42,7 +43,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Procs]:
-    flush_redis()
     procs = Procs(tmp_path_factory.mktemp("celery"))
     env = worker_env(str(connection.settings_dict["NAME"]), JOB_LEASE_SECONDS="20")
     try:
@@ -55,6 +55,7 @@ def workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         yield procs
     finally:
         procs.stop()
+        drop_test_queue()
 
 
 @pytest.fixture
@@ -62,9 +63,9 @@ def kicks_to_redis(settings: object) -> Iterator[None]:
     """Let this (test) process kick the workers through Redis, as a web process does."""
     from config.celery import app
 
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
     settings.JOB_RUNNER = "celery"  # type: ignore[attr-defined]
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_default_queue=QUEUE)
     app._pool = None  # the producer pool was made for the memory broker
     try:
         yield

@@ -16,7 +16,7 @@ from tests.engine._instances import deploy
 from tests.engine.test_jobs_handlers import (
     REDIS_URL,
     Procs,
-    flush_redis,
+    drop_test_queue,
     redis_reachable,
     wait_until,
     worker_env,
@@ -33,12 +33,12 @@ LEASE_SECONDS = 3
 
 @pytest.fixture
 def procs(transactional_db: None, tmp_path: Path) -> Iterator[Procs]:
-    flush_redis()
     started = Procs(tmp_path)
     try:
         yield started
     finally:
         started.stop()
+        drop_test_queue()
 
 
 def test_a_killed_worker_loses_its_lease_and_another_completes_the_job_once(procs, tmp_path):

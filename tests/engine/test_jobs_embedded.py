@@ -21,7 +21,22 @@ import pytest
 
 from tests.engine.test_jobs_handlers import REPO, Procs
 
-PORT = int(os.environ.get("FLOWDESK_TEST_EMBEDDED_PORT", "8105"))
+# Ports this test may use (the first free one is taken: another run may hold one).
+PORTS = [int(p) for p in os.environ.get("FLOWDESK_TEST_EMBEDDED_PORTS",
+                                        "8105,8106,8107,8108,8109").split(",")]
+
+
+def _free_port() -> int:
+    import socket
+
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"none of the ports {PORTS} is free (FLOWDESK_TEST_EMBEDDED_PORTS)")
 FIXTURE = Path(__file__).parent / "fixtures" / "jobs_timer_boundary.bpmn"
 
 START_SCRIPT = f"""
@@ -63,11 +78,15 @@ def test_the_dev_server_fires_a_timer_with_no_redis_and_no_worker(procs, tmp_pat
     db = tmp_path / "embedded.sqlite3"
     env = _env(db)
     _manage(env, "migrate", "--noinput", "-v", "0")
-    procs.start("server", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{PORT}"], env)
+    port = _free_port()
+    server = procs.start("server", [sys.executable, "manage.py", "runserver",
+                                    f"127.0.0.1:{port}"], env)
     deadline = time.monotonic() + 60
     while True:
+        if server.poll() is not None:
+            raise AssertionError("the server exited:\n" + procs.log("server"))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
                 break
         except OSError:
             if time.monotonic() > deadline:

@@ -122,11 +122,17 @@ def redis_reachable() -> bool:
         return False
 
 
-def flush_redis() -> None:
-    """Empty OUR Redis database (queues left by an earlier run)."""
+# One queue per test run: two runs on one Redis (two checkouts, or CI next to a
+# developer) never take each other's tasks.
+QUEUE = f"flowdesk-test-{os.getpid()}-{int(time.time())}"
+
+
+def drop_test_queue() -> None:
+    """Remove this run's queue (and kombu's bindings for it) from Redis."""
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
 
 
 def worker_env(database_name: str, **extra: str) -> dict[str, str]:
@@ -145,6 +151,7 @@ def worker_env(database_name: str, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONPATH": str(REPO),
         "LOG_LEVEL": "INFO",
+        "CELERY_QUEUE": QUEUE,
         **extra,
     })
     return env
