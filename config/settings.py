@@ -83,7 +83,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI files served locally, no CDN needed
     "guardian",
@@ -177,7 +176,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 # bpmn-js comes from npm (`npm ci`, run by `make run` and `make test`); its ready-made
-# bundles are served as they are, no bundler: {% static 'vendor/bpmn-js/bpmn-viewer.production.min.js' %}
+# bundles are served as they are, no bundler:
+#   {% static 'vendor/bpmn-js/bpmn-viewer.production.min.js' %}
 STATICFILES_DIRS: list[Any] = [
     BASE_DIR / "static",
     ("vendor/bpmn-js", BASE_DIR / "node_modules" / "bpmn-js" / "dist"),

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from engine.models import Incident, Job, ProcessDefinition, ProcessInstance
 from tasks_portal.roles import PROCESS_ADMIN
+from tests.e2e.shots import SCREENSHOTS
 
 FIXTURES = Path(__file__).parents[1] / "portal" / "fixtures"
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 KEY = "expense_review"
 
 

@@ -15,9 +15,9 @@ from engine.models import AuditEvent
 from engine.services.deployments import deployment_create
 from engine.services.instances import process_instance_set_variables, process_instance_start
 from tasks_portal.roles import AUDITOR, PROCESS_ADMIN
+from tests.e2e.shots import SCREENSHOTS
 
 FIXTURES = Path(__file__).parents[1] / "portal" / "fixtures"
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 
 def make_user(name: str, role: str) -> User:

@@ -1,5 +1,5 @@
 """Approvers in a real browser: claim, fill the form (one invalid value first), complete;
-a colleague's open inbox loses the claimed task live. Screenshots go to docs/screenshots/."""
+a colleague's open inbox loses the claimed task live. Screenshots: see tests/e2e/shots.py."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from engine.models import UserTask
 from engine.services.deployments import deployment_create
 from engine.services.instances import process_instance_start
 from tasks_portal.roles import APPROVER
+from tests.e2e.shots import SCREENSHOTS as SHOTS
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
 DEMO = REPO / "engine" / "demo" / "approval.bpmn"
 REDIS_URL = os.environ.get("FLOWDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 # A port of this checkout's range for the ASGI server the live test starts.

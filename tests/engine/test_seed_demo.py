@@ -10,9 +10,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from engine.models import Deployment, ProcessDefinition
+from tasks_portal.api.models import ApiToken
+from tasks_portal.api.tokens import hash_token
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +28,14 @@ def _counts() -> dict[str, int]:
     return {
         "users": get_user_model().objects.count(),
         "groups": Group.objects.count(),
-        "tokens": Token.objects.count(),
+        "tokens": ApiToken.objects.count(),
         "deployments": Deployment.objects.count(),
         "definitions": ProcessDefinition.objects.count(),
     }
 
 
 def _printed_token(output: str) -> str:
-    match = re.search(r"API token of user 'system': (\w+)", output)
+    match = re.search(r"API token of user 'system': (\S+)", output)
     assert match, output
     return match.group(1)
 
@@ -47,7 +48,19 @@ def test_seed_demo_twice_gives_the_same_rows_and_the_same_token():
 
     assert _counts() == first
     assert _printed_token(second_output) == _printed_token(first_output)
-    assert _printed_token(first_output) == Token.objects.get(user__username="system").key
+    # Only the hash is stored; the printed token is the one that hashes to the stored row.
+    stored = ApiToken.objects.get(user__username="system")
+    assert stored.token_hash == hash_token(_printed_token(first_output))
+
+
+def test_the_printed_demo_token_authenticates_against_the_api(client):
+    token = _printed_token(_seed())
+
+    answer = client.get("/api/v1/process-definitions/", HTTP_AUTHORIZATION=f"Token {token}")
+    refused = client.get("/api/v1/process-definitions/", HTTP_AUTHORIZATION="Token not-a-token")
+
+    assert answer.status_code == 200
+    assert refused.status_code == 401
 
 
 def test_seed_demo_creates_role_and_business_groups_and_demo_users():
