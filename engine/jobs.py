@@ -416,9 +416,8 @@ def _run_service(job: Job, instance: ProcessInstance, at: datetime) -> None:
     if found is None:
         raise NoServiceHandler(job.element_id, candidate_names(payload, job.element_id))
     _name, handler = found
-    variables = payload.get("variables")
     call = ServiceCall(
-        variables=dict(variables) if isinstance(variables, Mapping) else {},
+        variables=current_variables(instance, job),
         idempotency_key=idempotency_key(job),
         instance_id=instance.pk,
         business_key=instance.business_key,
@@ -468,6 +467,21 @@ def _send_message(job: Job, instance: ProcessInstance, name: str, at: datetime) 
                        element_id=job.element_id, data={"name": name})
     instance.refresh_from_db(fields=["state", "revision", "status", "ended_at"])
     job_services.job_complete_locked(instance, job, {}, now=at)
+
+
+def current_variables(instance: ProcessInstance, job: Job) -> dict[str, object]:
+    """The variables the job's waiting token sees now (a parallel branch may have changed
+    some since the job was made); the job's snapshot if its wait is gone."""
+    from engine.runtime import InstanceState
+    from engine.runtime.variables import snapshot
+
+    state = InstanceState.from_json(instance.state)
+    wait = state.waits.get(job.job_id)
+    token = state.tokens.get(wait.token) if wait is not None else None
+    if token is not None:
+        return snapshot(state, token)
+    saved = (job.payload or {}).get("variables")
+    return dict(saved) if isinstance(saved, Mapping) else {}
 
 
 def _str_map(value: object) -> dict[str, str]:

@@ -25,7 +25,7 @@ from engine.errors import (
     ExternalTaskLockExpired,
     ExternalTaskNotFound,
 )
-from engine.jobs import record_attempt_failed
+from engine.jobs import current_variables, record_attempt_failed
 from engine.models import Job, ProcessInstance
 from engine.services.jobs import job_complete_locked, job_fail_locked
 from engine.status import InstanceStatus
@@ -128,7 +128,7 @@ def _fetch_once(worker_id: str, topics: Sequence[TopicRequest], max_tasks: int
         return []
     instances = {
         i.pk: i for i in ProcessInstance.objects.select_related("definition")
-        .defer("definition__bpmn_bytes", "state").filter(pk__in={r.instance_id for r in rows})
+        .defer("definition__bpmn_bytes").filter(pk__in={r.instance_id for r in rows})
     }
     out: list[LockedExternalTask] = []
     for job in rows:
@@ -137,8 +137,7 @@ def _fetch_once(worker_id: str, topics: Sequence[TopicRequest], max_tasks: int
         Job.objects.filter(pk=job.pk).update(lease_owner=worker_id, lease_expires_at=expires)
         instance = instances[job.instance_id]  # type: ignore[index]
         payload = job.payload or {}
-        values = payload.get("variables")
-        variables = dict(values) if isinstance(values, Mapping) else {}
+        variables = current_variables(instance, job)
         if request.variables is not None:
             variables = {k: v for k, v in variables.items() if k in set(request.variables)}
         priority = payload.get("priority")

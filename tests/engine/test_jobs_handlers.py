@@ -252,13 +252,13 @@ def jobs_run_by(procs: Procs, name: str, task: str = r"\w+") -> int:
                                           r"[\d.e-]+s: (\d+)", procs.log(name)))
 
 
-# (element id, start, end) of each jobsTracked call, in this process.
-TRACKED: list[tuple[str, float, float]] = []
+# (element id, start, end, variable names it saw) of each jobsTracked call, in this process.
+TRACKED: list[tuple[str, float, float, list[str]]] = []
 
 
 @service_task("jobsTracked")
 def tracked(call: ServiceCall) -> Mapping[str, object]:
     began = time.monotonic()
     time.sleep(0.3)
-    TRACKED.append((call.element_id, began, time.monotonic()))
+    TRACKED.append((call.element_id, began, time.monotonic(), sorted(call.variables)))
     return {f"{call.element_id}_done": True}

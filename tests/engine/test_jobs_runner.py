@@ -399,8 +399,9 @@ def test_jobs_of_one_instance_never_run_at_the_same_time_on_two_workers(transact
         t.start()
     for t in threads:
         t.join()
-    assert sorted(e for e, _, _ in handlers.TRACKED) == ["A", "B"]  # each worker took one
-    (_, _, first_end), (_, second_start, _) = sorted(handlers.TRACKED, key=lambda t: t[1])
+    assert sorted(t[0] for t in handlers.TRACKED) == ["A", "B"]  # each worker took one
+    (_, _, first_end, _), (_, second_start, _, _) = sorted(handlers.TRACKED,
+                                                           key=lambda t: t[1])
     assert first_end <= second_start, "the second job started before the first one committed"
     assert status(instance) == "completed"
 
@@ -411,3 +412,16 @@ def test_run_jobs_once_runs_what_is_due_and_says_how_many(db, capsys):
     call_command("run_jobs", "--once")
     assert capsys.readouterr().out.strip() == "1 jobs run"
     assert open_task(instance.pk, "Escalated")
+
+
+def test_a_handler_sees_what_a_parallel_branch_set_since_its_job_was_made(db):
+    deploy("jobs_parallel_service.bpmn")
+    instance, _ = process_instance_start(key="jobs_parallel_service", variables={"n": 1},
+                                         now=NOW)
+    handlers.TRACKED.clear()
+    assert run_due_jobs(worker_id="w1", limit=1, now=NOW) == 1
+    assert run_due_jobs(worker_id="w1", limit=1, now=NOW) == 1
+    (first, _, _, seen_first), (_, _, _, seen_second) = handlers.TRACKED
+    assert seen_first == ["n"]
+    assert seen_second == sorted(["n", f"{first}_done"])
+    assert status(instance) == "completed"
