@@ -60,11 +60,13 @@ class Step:
 
 def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = None, *,
           now: datetime, start_event_id: str | None = None,
-          business_key: str | None = None, call: int | None = None) -> Step:
+          business_key: str | None = None, call: int | None = None,
+          initiator: str | None = None) -> Step:
     """Create an instance and run it until every token rests. `start_event_id` picks the
     start event (a message/timer/signal start when the shell starts it from its trigger);
     by default the process's single none start event. `call` is the caller's call id when
-    a call activity starts this instance (engine/runtime/call_activity.py)."""
+    a call activity starts this instance (engine/runtime/call_activity.py). `initiator` is
+    the name of the user who starts it, for a start event's `camunda:initiator`."""
     if start_event_id is None:
         if len(compiled.none_starts) != 1:
             raise NoDefaultStart(
@@ -84,6 +86,14 @@ def start(compiled: c.CompiledProcess, variables: Mapping[str, object] | None = 
         root.variables[name] = to_json_value(value)
         run.audit(fx.AuditKind.VARIABLE_SET, start_event_id, name=name,
                   value=root.variables[name])
+    # camunda:initiator="starter" names a variable that receives the starting user (as
+    # Camunda 7 does, so `${starter}` assignments work). It is set after the given
+    # variables on purpose: a caller cannot pass someone else's name in its place.
+    initiator_variable = compiled.nodes[start_event_id].model.ext.initiator
+    if initiator_variable and initiator is not None:
+        root.variables[initiator_variable] = initiator
+        run.audit(fx.AuditKind.VARIABLE_SET, start_event_id, name=initiator_variable,
+                  value=initiator)
     run.guarded(token, lambda: arm_scope(run, root))
     if compiled.nodes[start_event_id].behaviour != c.START:
         from engine.runtime.instantiate import begin

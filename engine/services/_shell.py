@@ -157,7 +157,8 @@ def start_instance(
     # inserted once, with the state the step left, instead of inserted and then updated.
     try:
         step = runtime.start(compiled, values, now=now, start_event_id=start_event_id,
-                             business_key=business_key, call=call_id)
+                             business_key=business_key, call=call_id,
+                             initiator=_actor_name(actor))
     except runtime.NoDefaultStart as exc:
         raise NoStartEvent(str(exc)) from exc
     except VariableError as exc:
