@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from engine.models import Deployment, ProcessDefinition
+from engine.models import Deployment, ProcessDefinition, ProcessInstance
+from engine.selectors import user_task_inbox
 from tasks_portal.api.models import ApiToken
 from tasks_portal.api.tokens import hash_token
 
@@ -31,6 +32,7 @@ def _counts() -> dict[str, int]:
         "tokens": ApiToken.objects.count(),
         "deployments": Deployment.objects.count(),
         "definitions": ProcessDefinition.objects.count(),
+        "instances": ProcessInstance.objects.count(),
     }
 
 
@@ -104,3 +106,13 @@ def test_seed_demo_prints_demo_logins_but_no_other_secret():
         assert re.search(rf"{username}\s+{password}", output), output
     assert "http://127.0.0.1:8000/" in output
     assert settings.SECRET_KEY not in output
+
+
+def test_seed_demo_leaves_open_requests_in_the_managers_inbox():
+    _seed()
+    _seed()
+
+    approver = get_user_model().objects.get(username="approver")
+    offered = user_task_inbox(user=approver, view="group")
+    assert sorted(t.instance.business_key for t in offered) == ["REQ-1001", "REQ-1002", "REQ-1003"]
+    assert {t.element_id for t in offered} == {"Task_Review"}

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from engine.services.deployments import deployment_create
+from engine.services.instances import process_instance_start
 
 DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
 
@@ -24,6 +25,8 @@ DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
 ROLE_GROUPS = ("approver", "process_admin", "auditor")
 BUSINESS_GROUPS = ("finance", "managers")
 SYSTEM_USERNAME = "system"
+# Open demo requests (business key, amount): one small, two that go on to finance.
+DEMO_REQUESTS = (("REQ-1001", 450), ("REQ-1002", 1800), ("REQ-1003", 25000))
 # Models (lower-case names) process admins manage in the Django admin.
 ADMIN_SETTINGS_MODELS = ("slapolicy", "groupassignmentrule", "tasksubstitution")
 # Everything a demo system client does: deploy, start, correlate, work external tasks,
@@ -58,7 +61,8 @@ DEMO_USERS = (
 
 
 class Command(BaseCommand):
-    help = "Create demo groups, users and API token, and deploy the demo approval process."
+    help = ("Create demo groups, users and API token, deploy the demo approval process and "
+            "start three demo requests.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -130,4 +134,18 @@ class Command(BaseCommand):
             files=[(DEMO_BPMN.name, DEMO_BPMN.read_bytes())], actor=admin, name="demo"
         )
         definitions = [str(d) for d in deployment.process_definitions.order_by("key")]
+        self._start_demo_requests(user_model)
         return token_key, definitions
+
+    def _start_demo_requests(self, user_model: Any) -> None:
+        """A few open requests, so the inbox has something to show on first sign-in.
+
+        Each carries an idempotency key, so a second run finds them instead of starting
+        more (even after they were completed)."""
+        requester = user_model.objects.get(username="approver2")
+        for business_key, amount in DEMO_REQUESTS:
+            process_instance_start(
+                key="approval", business_key=business_key, actor=requester,
+                variables={"amount": amount, "requester": requester.get_username()},
+                idempotency_key=f"seed_demo:{business_key}",
+            )
