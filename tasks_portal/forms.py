@@ -18,6 +18,7 @@ field:  {"id" (the variable name), "label", "type" (string, long, number, boolea
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
@@ -26,7 +27,8 @@ from typing import Any
 from django.utils.dateparse import parse_date, parse_datetime, parse_time
 
 from bpmn.expr import EvaluationError, ExpressionError, evaluate, parse_expression
-from engine.models import UserTask
+from engine.definitions import compiled_process
+from engine.models import ProcessDefinition, UserTask
 from engine.selectors import deployed_form_get, process_instance_variables
 
 DECISION = "decision"
@@ -84,6 +86,29 @@ def task_form_schema(task: UserTask) -> dict[str, Any]:
         notice = (f"This task names the form {form['key']!r}, which flowdesk cannot show; "
                   "a decision form is shown instead.")
     return _schema(DECISION, _decision_fields(variables), notice=notice)
+
+
+def start_form_schema(definition: ProcessDefinition) -> dict[str, Any] | None:
+    """The form of `definition`'s none start event (camunda:formData or form-js), as
+    `task_form_schema` gives it for a task; None when the process has no single none start
+    event (it starts by message, timer or signal, not by a person)."""
+    compiled = compiled_process(definition)
+    if len(compiled.none_starts) != 1:
+        return None
+    form = compiled.nodes[compiled.none_starts[0]].model.ext.form
+    if form is None:
+        return _schema(FORM_DATA, [])
+    if form.json:
+        return _form_js_schema(form.json, {}, form_id=form.ref)
+    if form.ref:
+        found = deployed_form_get(form_id=form.ref, definition=definition)
+        if not found:
+            return _schema(FORM_JS, [], form_id=form.ref, error=(
+                f"The start form {form.ref!r} was not deployed with process "
+                f"{definition.key!r} version {definition.version}."))
+        return _form_js_schema(found, {}, form_id=form.ref)
+    fields = [_form_data_field(dataclasses.asdict(f), {}) for f in form.fields]
+    return _schema(FORM_DATA, fields)
 
 
 def _schema(kind: str, fields: list[dict[str, Any]], *, error: str | None = None,

@@ -415,11 +415,10 @@ def inbox_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
 # --- the task page -------------------------------------------------------------------
 
 
-def _task_context(request: HttpRequest, task: UserTask, *, values: Mapping[str, Any] | None = None,
-                  errors: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
-    user = _actor(request)
-    instance = task.instance
-    schema = task_form_schema(task)
+def shown_fields(schema: Mapping[str, Any], values: Mapping[str, Any] | None = None,
+                 errors: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """The schema's fields as portal/_task_fields.html shows them: with an html id, the
+    submitted value (kept after a refusal), checked/selected state and their errors."""
     submitted = values or {}
     fields = []
     for index, field in enumerate(schema["fields"]):
@@ -437,6 +436,15 @@ def _task_context(request: HttpRequest, task: UserTask, *, values: Mapping[str, 
             shown["checked"] = str(current).lower() in ("true", "on", "1")
         shown["errors"] = (errors or {}).get(field["id"], [])
         fields.append(shown)
+    return fields
+
+
+def _task_context(request: HttpRequest, task: UserTask, *, values: Mapping[str, Any] | None = None,
+                  errors: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    user = _actor(request)
+    instance = task.instance
+    schema = task_form_schema(task)
+    fields = shown_fields(schema, values, errors)
     may_complete = can(user, task, "complete")
     pending = task.delegation_state == "pending"
     return {

@@ -19,8 +19,12 @@ logger = logging.getLogger(__name__)
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """The start page: deployed process definitions, newest version of each."""
-    definitions = process_definition_list(latest_only=True)
+    """The start page: deployed process definitions, newest version of each, with a Start
+    link on those the user may start."""
+    from tasks_portal.start_views import may_start
+
+    definitions = [(d, may_start(request.user, d))
+                   for d in process_definition_list(latest_only=True)]
     return render(request, "portal/home.html", {"definitions": definitions})
 
 

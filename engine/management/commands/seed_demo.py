@@ -25,8 +25,12 @@ DEMO_BPMN = Path(__file__).resolve().parents[2] / "demo" / "approval.bpmn"
 ROLE_GROUPS = ("approver", "process_admin", "auditor")
 BUSINESS_GROUPS = ("finance", "managers")
 SYSTEM_USERNAME = "system"
-# Open demo requests (business key, amount): one small, two that go on to finance.
-DEMO_REQUESTS = (("REQ-1001", 450), ("REQ-1002", 1800), ("REQ-1003", 25000))
+# Open demo requests (business key, amount, purpose): one small, two that go on to finance.
+DEMO_REQUESTS = (
+    ("REQ-1001", 450, "Conference ticket"),
+    ("REQ-1002", 1800, "Laptop for the new hire"),
+    ("REQ-1003", 25000, "Office move"),
+)
 # Models (lower-case names) process admins manage in the Django admin.
 ADMIN_SETTINGS_MODELS = ("slapolicy", "groupassignmentrule", "tasksubstitution")
 # Everything a demo system client does: deploy, start, correlate, work external tasks,
@@ -143,9 +147,9 @@ class Command(BaseCommand):
         Each carries an idempotency key, so a second run finds them instead of starting
         more (even after they were completed)."""
         requester = user_model.objects.get(username="approver2")
-        for business_key, amount in DEMO_REQUESTS:
+        for business_key, amount, purpose in DEMO_REQUESTS:
             process_instance_start(
                 key="approval", business_key=business_key, actor=requester,
-                variables={"amount": amount, "requester": requester.get_username()},
+                variables={"amount": amount, "purpose": purpose},
                 idempotency_key=f"seed_demo:{business_key}",
             )
