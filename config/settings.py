@@ -271,6 +271,8 @@ SPECTACULAR_SETTINGS = {
 # E-mail goes to the console unless EMAIL_BACKEND names a real backend (e.g. SMTP).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "flowdesk@localhost")
+# The portal's public address, for links in notification e-mails (empty: relative links).
+FLOWDESK_BASE_URL = os.environ.get("FLOWDESK_BASE_URL", "")
 # Without an SLA policy's at_risk_after, a task turns at risk this far from created to due.
 FLOWDESK_SLA_AT_RISK_FRACTION = float(os.environ.get("FLOWDESK_SLA_AT_RISK_FRACTION", "0.8"))
 
