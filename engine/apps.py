@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -35,4 +37,17 @@ class EngineConfig(AppConfig):
         load_handler_modules(list(getattr(settings, "SERVICE_TASK_MODULES", [])))
         if jobs.runner_mode() == "embedded" and _is_server_process(sys.argv):
             # The embedded default: no broker, no worker; the server fires its own timers.
-            jobs.start_embedded_runner()
+            # Started once the app registry is ready: its first poll is a query, and
+            # queries during ready() are not allowed.
+            threading.Thread(target=_start_when_ready, name="flowdesk-embedded-start",
+                             daemon=True).start()
+
+
+def _start_when_ready() -> None:
+    from django.apps import apps
+
+    from engine import jobs
+
+    while not apps.ready:
+        time.sleep(0.05)
+    jobs.start_embedded_runner()

@@ -31,6 +31,7 @@ from engine.errors import DeploymentInvalid, EngineError, FileDiagnostics
 from engine.history import instance_timeline
 from engine.models import Incident, Job, ProcessDefinition, ProcessInstance
 from engine.services.deployments import deployment_create, is_form_file
+from engine.services.incidents import incident_retry as incident_retry_service
 from engine.services.instances import (
     process_instance_cancel,
     process_instance_resume,
@@ -395,15 +396,6 @@ def definition_start(request: HttpRequest, key: str, version: int) -> HttpRespon
 # --- One instance ----------------------------------------------------------------------
 
 
-def _incident_retry_service() -> Callable[..., Any] | None:
-    """engine.services.incidents.incident_retry (the jobs issue), if it is installed."""
-    try:
-        from engine.services.incidents import incident_retry
-    except ImportError:
-        return None
-    return incident_retry
-
-
 @require_GET
 @reader_required
 def instance_detail(request: HttpRequest, instance_id: int) -> HttpResponse:
@@ -435,7 +427,6 @@ def instance_detail(request: HttpRequest, instance_id: int) -> HttpResponse:
         "timeline_limit": TIMELINE_ON_PAGE,
         "can_admin": is_process_admin(request.user),
         "live": live,
-        "can_retry": _incident_retry_service() is not None,
         "xml_url": reverse("portal:admin_definition_xml",
                            args=[definition.key, definition.version]),
         "element_url": reverse("portal:admin_element",
@@ -503,9 +494,6 @@ def incident_retry(request: HttpRequest, incident_id: int) -> HttpResponse:
     owner = Incident.objects.filter(pk=incident_id).values_list("instance_id", flat=True).first()
     if owner is None:
         raise Http404(f"no incident {incident_id}")
-    retry = _incident_retry_service()
-    if retry is None:
-        messages.error(request, "Retrying incidents is not available in this installation.")
-        return redirect("portal:admin_instance", owner)
     return _instance_action(request, owner, "Incident retried: its job is due again.",
-                            lambda: retry(incident_id=incident_id, actor=_actor(request)))
+                            lambda: incident_retry_service(incident_id=incident_id,
+                                                           actor=_actor(request)))

@@ -31,10 +31,7 @@ class TasksPortalConfig(AppConfig):
                                   dispatch_uid="portal.task_notify_changed")
         post_save.connect(permissions.on_user_saved, sender=get_user_model(),
                           dispatch_uid="portal.new_user_offers")
+        from engine.jobs import register_job_kind
         from tasks_portal import live  # noqa: F401  (live pushes: after the permissions)
-        try:
-            from engine.jobs import register_job_kind
-        except ImportError:  # the job runner is not there: sla.sla_sweep still works
-            pass
-        else:
-            register_job_kind(sla.SLA_JOB_KIND, sla.sla_job)
+
+        register_job_kind(sla.SLA_JOB_KIND, sla.sla_job)
