@@ -17,8 +17,8 @@ latency, the error count, the server's CPU time per request (from /proc, so less
 dependent on what else runs on the machine than the wall clock), and checks that the
 database holds exactly one instance per 201 answer. `--idempotency` sends a fresh
 Idempotency-Key with each request (the cost of the idempotency record). `--pool` runs
-the server with psycopg's connection pool (benchmarks/api_settings.py) instead of
-Django's per-thread persistent connections.
+the server with psycopg's connection pool (DB_POOL_MAX_SIZE=16, DB_POOL_MIN_SIZE=4, see
+docs/operations.md) instead of Django's per-thread persistent connections.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ WARMUP_SECONDS = 2.0
 
 def _env(database_url: str, conn_max_age: int, pool: bool) -> dict[str, str]:
     env = dict(os.environ)
-    if pool:
-        env["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_settings"
     env.update({
         "DATABASE_URL": database_url,
         "DEBUG": "0",
@@ -56,7 +54,9 @@ def _env(database_url: str, conn_max_age: int, pool: bool) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "API_TOKEN_RATE": "100000000/min",
         "JOB_RUNNER": "off",
-        "DB_CONN_MAX_AGE": str(conn_max_age),
+        "DB_CONN_MAX_AGE": "0" if pool else str(conn_max_age),
+        "DB_POOL_MAX_SIZE": "16" if pool else "0",
+        "DB_POOL_MIN_SIZE": "4",
         "LOG_LEVEL": "WARNING",
     })
     env.pop("REDIS_URL", None)
@@ -174,7 +174,7 @@ def main() -> None:
                         help="DB_CONN_MAX_AGE of the server (0 = a connection per request)")
     parser.add_argument("--idempotency", action="store_true")
     parser.add_argument("--pool", action="store_true",
-                        help="the server uses psycopg's connection pool (needs psycopg-pool)")
+                        help="the server uses psycopg's connection pool (DB_POOL_MAX_SIZE=16)")
     args = parser.parse_args()
 
     env = _env(args.database_url, args.conn_max_age, args.pool)

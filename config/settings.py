@@ -135,6 +135,21 @@ DATABASES: dict[str, dict[str, Any]] = {
         )
     ),
 }
+# Opt-in psycopg connection pool (PostgreSQL, Django 5.1+). Under ASGI each request runs
+# its synchronous code in a thread of its own and Django's connections are per thread, so
+# CONN_MAX_AGE keeps nothing there: without a pool every request opens a connection.
+_pool_max = int(os.environ.get("DB_POOL_MAX_SIZE", "0"))
+if _pool_max > 0:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs a postgres:// DATABASE_URL")
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each "
+                                   "other: the pool keeps the connections; unset one")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(int(os.environ.get("DB_POOL_MIN_SIZE", "2")), _pool_max),
+        "max_size": _pool_max,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing
     # half-way with "database is locked"; WAL lets readers go on while one writes.

@@ -44,6 +44,10 @@ def test_jobs_and_incidents_are_listed(as_user, incident):
     assert client.get("/api/v1/incidents/?resolved=true").json()["count"] == 0
     assert_problem(client.get("/api/v1/incidents/?resolved=maybe"), 400, "request.invalid")
     assert_problem(client.get("/api/v1/jobs/?instance_id=x"), 400, "request.invalid")
+    # Past 64 bits no row can match; SQLite used to fail on such a number with a 500.
+    assert_problem(client.get(f"/api/v1/incidents/?instance_id={2**64}"), 400,
+                   "request.invalid")
+    assert client.get(f"/api/v1/jobs/?instance_id={2**63 - 1}").json()["count"] == 0
 
 
 def test_incident_retry_resolves_it_and_the_task_can_be_fetched_again(as_user, incident):

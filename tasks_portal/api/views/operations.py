@@ -21,14 +21,20 @@ READ = rule(roles=(PROCESS_ADMIN, AUDITOR), scopes=(scopes.OPERATE, scopes.HISTO
 RETRY = rule(roles=(PROCESS_ADMIN,), scopes=(scopes.OPERATE,))
 
 
+_MAX_ID = 2**63 - 1
+
+
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    # Ids are 64-bit (BigAutoField): a longer number cannot name a row, and SQLite
+    # would fail on it with an OverflowError (a 500) instead of finding nothing.
+    if not raw.isdigit() or int(raw) > _MAX_ID:
         raise ApiProblem(code="request.invalid", http_status=400,
-                         detail=f"{name}: {raw!r} is not a positive whole number",
-                         extra={"errors": {name: ["a positive whole number"]}})
+                         detail=f"{name}: {raw!r} is not a positive whole number "
+                                f"up to {_MAX_ID}",
+                         extra={"errors": {name: [f"a positive whole number up to {_MAX_ID}"]}})
     return int(raw)
 
 
