@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from engine import rows
 from engine.models import UserTask
 from engine.signals import user_task_changed, user_task_created, user_tasks_cancelled
 from tasks_portal.roles import PROCESS_ADMIN
@@ -49,7 +50,12 @@ def user_group(user_id: int) -> str:
 def task_audience(task: UserTask) -> set[int]:
     """Ids of the users who can see `task`: its assignee and owner, its candidate users and
     the members of its candidate groups, whoever holds an object permission on it (user or
-    group), the substitutes of any of those now, and the process admins (who see All)."""
+    group), the substitutes of any of those now, and the process admins (who see All).
+
+    On PostgreSQL one prepared statement (each branch an indexed read); elsewhere the same
+    rule through the ORM (five queries, about 2 ms of Python per task event)."""
+    if rows.postgresql():
+        return _audience_pg(task)
     user_model = get_user_model()
     users = user_model._default_manager.filter(is_active=True)
     direct: set[int] = {pk for pk in (task.assignee_id, task.owner_id) if pk is not None}
@@ -74,6 +80,65 @@ def task_audience(task: UserTask) -> set[int]:
     audience.update(users.filter(Q(is_superuser=True) | Q(groups__name=PROCESS_ADMIN))
                     .values_list("pk", flat=True))
     return audience
+
+
+_AUDIENCE_SQL: list[str] = []
+
+
+def _audience_sql() -> str:
+    """The audience of one task in one statement: who is offered it or holds view on it
+    (if active), who substitutes any of those now, and the active process admins."""
+    if not _AUDIENCE_SQL:
+        from django.contrib.auth.models import Group
+
+        from engine.models import TaskGroupPermission, TaskSubstitution, TaskUserPermission
+        from engine.models import UserTaskCandidateGroup as Offer
+
+        qn = transaction.get_connection().ops.quote_name
+        user_model = get_user_model()
+        users = qn(user_model._meta.db_table)
+        name = qn(user_model._meta.get_field(user_model.USERNAME_FIELD).column)  # type: ignore[union-attr]
+        members: Any = user_model._meta.get_field("groups").remote_field.through
+        member_table = qn(members._meta.db_table)
+        groups = qn(Group._meta.db_table)
+        _AUDIENCE_SQL.append(
+            f"WITH offered(uid) AS ("  # noqa: S608 - table and column names only
+            f" SELECT u.id FROM {users} u WHERE u.id = ANY(%(direct)s)"
+            f"  OR u.{name} = ANY(%(names)s)"
+            f" UNION SELECT m.user_id FROM {member_table} m JOIN {groups} g ON g.id = m.group_id"
+            f"  WHERE g.name = ANY(%(groups)s) OR g.name IN (SELECT o.group_name FROM"
+            f"  {qn(Offer._meta.db_table)} o WHERE o.task_id = %(task)s)"
+            f" UNION SELECT p.user_id FROM {qn(TaskUserPermission._meta.db_table)} p"
+            f"  WHERE p.content_object_id = %(task)s AND p.permission_id = %(view)s"
+            f" UNION SELECT m.user_id FROM {member_table} m"
+            f"  JOIN {qn(TaskGroupPermission._meta.db_table)} p ON p.group_id = m.group_id"
+            f"  WHERE p.content_object_id = %(task)s AND p.permission_id = %(view)s),"
+            f" seen AS (SELECT u.id FROM {users} u JOIN offered o ON o.uid = u.id"
+            f"  WHERE u.is_active)"
+            f" SELECT id FROM seen"
+            f" UNION SELECT s.substitute_id FROM {qn(TaskSubstitution._meta.db_table)} s"
+            f"  WHERE s.user_id IN (SELECT id FROM seen) AND s.starts_at <= %(now)s"
+            f"  AND s.ends_at > %(now)s"
+            f" UNION SELECT u.id FROM {users} u WHERE u.is_active AND u.is_superuser"
+            f" UNION SELECT u.id FROM {users} u JOIN {member_table} m ON m.user_id = u.id"
+            f"  JOIN {groups} g ON g.id = m.group_id"
+            f"  WHERE u.is_active AND g.name = %(admins)s")
+    return _AUDIENCE_SQL[0]
+
+
+def _audience_pg(task: UserTask) -> set[int]:
+    from engine.services.user_tasks import permission_ids
+
+    params: dict[str, Any] = {
+        "direct": [pk for pk in (task.assignee_id, task.owner_id) if pk is not None],
+        "names": [str(n) for n in task.candidate_users or ()],
+        "groups": [str(g) for g in task.candidate_groups or ()],
+        "task": task.pk, "view": permission_ids()[VIEW], "now": timezone.now(),
+        "admins": PROCESS_ADMIN,
+    }
+    with rows.cursor() as cur:
+        cur.execute(_audience_sql(), params)
+        return {int(row[0]) for row in cur.fetchall()}
 
 
 def task_message(task: UserTask, event: str, actor: Any = None) -> dict[str, Any]:

@@ -48,6 +48,8 @@ def group_member_ids(groups: Iterable[str]) -> list[int]:
 
 def candidates(task: UserTask) -> dict[int, str]:
     """Active candidate users and members of candidate groups of the task: id -> e-mail."""
+    if not task.candidate_groups and not task.candidate_users:
+        return {}  # offered to nobody by name: no query to build
     user_model = get_user_model()
     query = Q(groups__name__in=list(task.candidate_groups))
     if task.candidate_users:
@@ -132,6 +134,8 @@ def on_task_created(sender: Any, task: UserTask, **_: Any) -> None:
     if task.assignee_username:
         return  # assigned by name to someone with no account: nobody to tell
     people = candidates(task)
+    if not people:
+        return  # nobody to tell, and so no stand-in of anybody either
     if task.exclude_completers_of:
         # Four-eyes: who may not take it is not told it waits for them.
         barred = UserTask.objects.filter(

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine import locks
+from engine import rows as db_rows
 from engine.audit import audit_append
 from engine.models import Job, UserTask, instance_chain
 from engine.selectors import sla_state_q
@@ -68,11 +69,31 @@ def at_risk_fraction() -> float:
 
 def policy_for(process_key: str, element_id: str) -> SlaPolicy | None:
     """The task's own policy, else its process's policy for every task (one indexed read;
-    not cached, so a policy saved in a transaction that rolls back is never applied)."""
+    not cached, so a policy saved in a transaction that rolls back is never applied).
+    On PostgreSQL a prepared statement: every new task asks, most processes have none."""
+    if db_rows.postgresql():
+        return _policy_for_pg(process_key, element_id)
     rows = list(SlaPolicy.objects.filter(process_key=process_key,
                                          element_id__in=[element_id, ""]))
     rows.sort(key=lambda p: p.element_id == "")
     return rows[0] if rows else None
+
+
+_POLICY_SQL: list[Any] = []
+
+
+def _policy_for_pg(process_key: str, element_id: str) -> SlaPolicy | None:
+    if not _POLICY_SQL:
+        columns, fields = db_rows.select_columns(SlaPolicy, "p")
+        table = transaction.get_connection().ops.quote_name(SlaPolicy._meta.db_table)
+        _POLICY_SQL.extend([
+            f"SELECT {columns} FROM {table} p WHERE p.process_key = %s"  # noqa: S608
+            " AND p.element_id IN (%s, '') ORDER BY p.element_id = '' LIMIT 1", fields])
+    sql, fields = _POLICY_SQL
+    with db_rows.cursor() as cur:
+        cur.execute(sql, [process_key, element_id])
+        row = cur.fetchone()
+    return None if row is None else db_rows.fetch(SlaPolicy, fields, row)
 
 
 def sla_instants(created: datetime, due: datetime | None,

@@ -30,6 +30,7 @@ from django.db.models.signals import post_migrate
 from django.utils import timezone
 
 from engine import locks, runtime
+from engine import rows as db_rows
 from engine.audit import audit_append
 from engine.errors import (
     BulkFormsDiffer,
@@ -399,8 +400,23 @@ def _completer_for(user: UserLike, task: UserTask, now: datetime) -> int | None:
 # --- Locking and recording -----------------------------------------------------------
 
 
+def _task_instance_id(task_id: int) -> int | None:
+    """The instance of task `task_id` (it never changes, so it is read before any lock)."""
+    if not db_rows.postgresql():
+        found: int | None = (UserTask.objects.filter(pk=task_id)
+                             .values_list("instance_id", flat=True).first())
+        return found
+    with db_rows.cursor() as cur:
+        cur.execute(_INSTANCE_OF_TASK_SQL, [task_id])
+        row = cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+_INSTANCE_OF_TASK_SQL = f"SELECT instance_id FROM {UserTask._meta.db_table} WHERE id = %s"  # noqa: S608
+
+
 def _lock(task_id: int, *, active: bool = True) -> tuple[ProcessInstance, UserTask]:
-    instance_id = UserTask.objects.filter(pk=task_id).values_list("instance_id", flat=True).first()
+    instance_id = _task_instance_id(task_id)
     if instance_id is None:
         raise TaskNotFound(task_id)
     instance = locks.lock_instance(instance_id)
@@ -675,7 +691,7 @@ def user_task_complete(
     task.status = user_task_transition(task.status, UserTaskStatus.COMPLETED)
     task.completed_at = at
     task.completed_by_id = actor.pk if actor is not None else None
-    task.save(update_fields=["status", "completed_at", "completed_by"])
+    db_rows.update(task, ["status", "completed_at", "completed_by"])
     run_trigger(instance, runtime.TaskCompleted(task.task_id, values, actor_name), now=at,
                 actor=actor)
     details: dict[str, Any] = {"task": task.pk}
