@@ -312,16 +312,21 @@ def _run_batch(items: list[Claimed], worker_id: str, now: datetime | None) -> in
     run again one per transaction, where each failure is recorded as that job's attempt
     (cheaper than a savepoint per job, which costs two round trips every time).
     """
+    from engine import locks
     from engine.services import jobs as job_services
 
     ordered = sorted(items, key=lambda c: (c.instance_id or 0, c.pk))
     if len(ordered) > 1:
         try:
             with transaction.atomic():
+                # The batch's root instances in one statement, in the loop's lock order.
+                locked = locks.lock_root_instances(
+                    item.instance_id for item in ordered if item.instance_id is not None)
                 rows = Job.objects.in_bulk([item.pk for item in ordered])
                 finished: list[int] = []
                 ran = sum(1 for item in ordered if item.pk in rows
-                          and _run_one(item, worker_id, now, rows[item.pk], finished))
+                          and _run_one(item, worker_id, now, rows[item.pk], finished,
+                                       locked.get(item.instance_id or 0)))
                 job_services.job_delete_done(*finished)  # the batch's removals, one statement
                 return ran
         except Exception:
@@ -344,20 +349,23 @@ def _run_batch(items: list[Claimed], worker_id: str, now: datetime | None) -> in
 
 
 def _run_one(item: Claimed, worker_id: str, now: datetime | None,
-             prefetched: Job | None = None, done: list[int] | None = None) -> bool:
+             prefetched: Job | None = None, done: list[int] | None = None,
+             locked: ProcessInstance | None = None) -> bool:
     """Run one claimed job inside the caller's transaction; False if it is not ours now.
 
     `prefetched` (a batch read its rows in one query, unlocked) saves the job's own lock:
     the instance lock serialises the work, and if the job was cancelled or done between
     that read and the lock, the instance's state no longer has its wait, the runtime
     refuses the trigger, and the batch is rolled back and run again one job at a time.
+    `locked` is the job's instance as the batch locked it (locks.lock_root_instances; the
+    same object for every job of that instance, so each sees the one before's step).
     """
     from engine import locks
     from engine.models import ProcessInstance
     from engine.status import InstanceStatus
 
-    instance = None
-    if item.instance_id is not None:
+    instance = locked
+    if instance is None and item.instance_id is not None:
         try:
             instance = locks.lock_instance(item.instance_id)
         except ProcessInstance.DoesNotExist:
