@@ -32,14 +32,14 @@ import multiprocessing
 import os
 import pstats
 import random
-import secrets
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks._pg import recreate_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/flowdesk_bench"
 BENCH_MODELS = Path(__file__).resolve().parents[2] / "shared" / "bench-models"
@@ -107,40 +107,6 @@ def _backend_cpu(pid: int) -> float | None:
 
 
 # --- Database set-up -----------------------------------------------------------------
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    host = parts.hostname or ""
-    if not name or name in {"postgres", "template0", "template1"}:
-        sys.exit(f"refusing to recreate database {name!r}: give a dedicated benchmark database")
-    if host not in {"127.0.0.1", "localhost", "::1"}:
-        sys.exit(f"refusing to drop a database on {host!r}: the benchmark runs on a local server")
-    admin = urlunsplit((parts.scheme.replace("postgres", "postgresql", 1)
-                        if parts.scheme == "postgres" else parts.scheme,
-                        parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    # Measured as deployed: DEBUG off (it would also keep every query in memory).
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "persisted-benchmark-" + secrets.token_hex(16))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def _deploy(models: list[Model]) -> tuple[dict[str, int], Any]:
@@ -427,8 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         models = models[:1]
     elif args.model == "approval":
         models = models[1:]
-    _recreate_database(args.database_url)
-    _setup_django(args.database_url)
+    recreate_database(args.database_url)
+    setup_django(args.database_url, name="persisted")
     ids, actor = _deploy(_models())
     if args.without_portal_receivers:
         from engine import signals

@@ -21,16 +21,14 @@ total count, for each view and a few filters, and prints p50 / p95 / max in mill
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks._pg import recreate_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/flowdesk_h2_inbox"
 PAGE = 50
@@ -54,37 +52,6 @@ MODEL = b"""<?xml version="1.0" encoding="UTF-8"?>
   </process>
 </definitions>
 """
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name or name in {"postgres", "template0", "template1"}:
-        sys.exit(f"refusing to recreate database {name!r}: give a dedicated benchmark database")
-    if (parts.hostname or "") not in {"127.0.0.1", "localhost", "::1"}:
-        sys.exit("refusing to drop a database on another host: the benchmark runs locally")
-    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
-    admin = urlunsplit((scheme, parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "inbox-benchmark-" + secrets.token_hex(16))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def _seed(tasks: int, groups: int, users: int, rng: random.Random) -> None:
@@ -215,8 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     if not args.reuse:
-        _recreate_database(args.database_url)
-    _setup_django(args.database_url)
+        recreate_database(args.database_url)
+    setup_django(args.database_url, name="inbox")
     if not args.reuse:
         _seed(args.tasks, args.groups, args.users, rng)
 

@@ -39,8 +39,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from benchmarks._pg import recreate_database
 from engine.service_tasks import ServiceCall, service_task
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/flowdesk_jobs_bench"
@@ -80,23 +81,6 @@ def bench_noop(call: ServiceCall) -> None:
 
 
 # --- Set-up -------------------------------------------------------------------------------
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name or name in {"postgres", "template0", "template1"}:
-        sys.exit(f"refusing to recreate database {name!r}: give a dedicated benchmark database")
-    if (parts.hostname or "") not in {"127.0.0.1", "localhost", "::1"}:
-        sys.exit(f"refusing to drop a database on {parts.hostname!r}: local servers only")
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _env(url: str, redis_url: str) -> dict[str, str]:
@@ -328,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
-    _recreate_database(args.database_url)
+    recreate_database(args.database_url)
     _setup_django(args.database_url, args.redis_url)
     env = _env(args.database_url, args.redis_url)
     env["JOB_RUNNER"] = "celery"
