@@ -169,7 +169,9 @@ def test_a_long_poll_returns_as_soon_as_a_task_appears(transactional_db):
     finally:
         timer.join()
     waited = time.monotonic() - began
-    assert len(tasks) == 1 and 0.25 <= waited < 2.0
+    # Well before the 5 s timeout (the margin is for a loaded machine: the task is made
+    # by another thread whose commit may be slow there).
+    assert len(tasks) == 1 and 0.25 <= waited < 4.0
     began = time.monotonic()
     assert external_task_fetch_and_lock(worker_id="w1", topics=CHARGE,
                                         async_response_timeout_ms=300) == []
