@@ -34,6 +34,7 @@
       if (form.requestSubmit) { form.requestSubmit(check); } else { check.click(); }
     });
     input.addEventListener("change", function () { show(input.files); });
+    zone.dataset.ready = "true";  // the drop handler is in place (tests wait for this)
   }
 
   if (document.readyState === "loading") {

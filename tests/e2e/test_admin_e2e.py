@@ -25,7 +25,9 @@ def make_user(name: str, role: str) -> User:
 
 
 def drop_file(page: Any, selector: str, name: str, data: bytes) -> None:
-    """Drop a file on `selector` the way a browser does after a drag from the desktop."""
+    """Drop a file on `selector` the way a browser does after a drag from the desktop,
+    once the page's script listens for drops (the element exists before the script runs)."""
+    page.wait_for_selector(f"{selector}[data-ready=true]")
     transfer = page.evaluate_handle(
         """([name, text]) => {
             const transfer = new DataTransfer();
