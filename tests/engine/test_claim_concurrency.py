@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connections
 
 from engine import audit
 from engine.errors import TaskAlreadyClaimed
 from engine.models import AuditEvent, AuditKind, UserTask, instance_chain
 from engine.services.user_tasks import user_task_bulk, user_task_claim
+from tests.concurrency import run_together
 from tests.engine._inbox import review, user
 from tests.engine._instances import NOW
 from tests.markers import needs_postgresql_row_locks
@@ -21,34 +18,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql_row_lock
 ROUNDS = 5
 
 
-def _together(calls: list[Callable[[], object]]) -> tuple[list[object], list[BaseException]]:
-    """Run every call in its own thread (own connection), all released at once."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = []
-    failures: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(call())
-        except BaseException as exc:  # reported to the test thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results, failures
-
-
 def test_two_approvers_claiming_one_task_at_once_one_wins_the_other_is_told_who():
     people = [user(name, "finance") for name in ("ann", "bob", "cid")]
     for round_ in range(ROUNDS):
         instance, task = review(deployed=round_ > 0)
-        results, failures = _together([
+        results, failures = run_together([
             lambda u=u, t=task: user_task_claim(task_id=t.pk, actor=u, now=NOW)
             for u in people
         ])
@@ -65,7 +39,7 @@ def test_bulk_claims_racing_over_the_same_tasks_split_them_without_double_claims
     ann, bob = user("ann", "finance"), user("bob", "finance")
     tasks = [review(deployed=i > 0)[1] for i in range(6)]
     ids = [t.pk for t in tasks]
-    results, failures = _together([
+    results, failures = run_together([
         lambda: user_task_bulk(task_ids=ids, actor=ann, action="claim", now=NOW),
         lambda: user_task_bulk(task_ids=list(reversed(ids)), actor=bob, action="claim", now=NOW),
     ])

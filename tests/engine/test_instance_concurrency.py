@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connections
 
 from engine import audit
 from engine.models import AuditEvent, ProcessInstance, UserTask, instance_chain
 from engine.services.instances import process_instance_start
 from engine.services.messages import MessageNotCorrelated, message_correlate
 from engine.services.user_tasks import TaskNotOpen, user_task_complete
+from tests.concurrency import run_together
 from tests.engine._instances import NOW, deploy, open_task
 from tests.markers import needs_postgresql_row_locks
 
@@ -24,35 +21,12 @@ pytestmark = [
 ROUNDS = 5
 
 
-def _together(calls: list[Callable[[], object]]) -> tuple[list[object], list[BaseException]]:
-    """Run every call in its own thread, all released at the same moment."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = []
-    failures: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(call())
-        except BaseException as exc:  # reported to the test thread
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results, failures
-
-
 def test_two_branches_completed_at_once_join_exactly_once():
     deploy("parallel_two_tasks.bpmn")
     for _ in range(ROUNDS):
         instance, _ = process_instance_start(key="parallel_two_tasks", now=NOW)
         a, b = open_task(instance.pk, "TaskA"), open_task(instance.pk, "TaskB")
-        _, failures = _together([
+        _, failures = run_together([
             lambda a=a: user_task_complete(task_id=a.pk, actor=None, now=NOW),
             lambda b=b: user_task_complete(task_id=b.pk, actor=None, now=NOW),
         ])
@@ -72,7 +46,7 @@ def test_one_task_completed_twice_at_once_completes_once():
     for _ in range(ROUNDS):
         instance, _ = process_instance_start(key="parallel_two_tasks", now=NOW)
         a = open_task(instance.pk, "TaskA")
-        results, failures = _together([
+        results, failures = run_together([
             lambda a=a: user_task_complete(task_id=a.pk, actor=None, now=NOW),
             lambda a=a: user_task_complete(task_id=a.pk, actor=None, now=NOW),
         ])
@@ -94,7 +68,7 @@ def test_one_message_correlated_twice_at_once_reaches_the_receive_task_once():
     for number in range(ROUNDS):
         key = f"ORDER-{number}"
         instance, _ = process_instance_start(key="receive_payment", business_key=key, now=NOW)
-        results, failures = _together([
+        results, failures = run_together([
             lambda key=key: message_correlate(name="PaymentReceived", business_key=key,
                                               now=NOW),
             lambda key=key: message_correlate(name="PaymentReceived", business_key=key,
@@ -111,7 +85,7 @@ def test_one_message_correlated_twice_at_once_reaches_the_receive_task_once():
 
 def test_two_starts_with_one_idempotency_key_at_once_make_one_instance():
     deploy("parallel_two_tasks.bpmn")
-    results, failures = _together([
+    results, failures = run_together([
         lambda: process_instance_start(key="parallel_two_tasks", idempotency_key="k1", now=NOW),
         lambda: process_instance_start(key="parallel_two_tasks", idempotency_key="k1", now=NOW),
     ])
