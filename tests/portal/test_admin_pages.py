@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -25,7 +25,8 @@ from engine.selectors import definition_heatmap
 from engine.services.deployments import deployment_create
 from engine.services.instances import process_instance_start
 from engine.services.user_tasks import user_task_complete
-from tasks_portal.roles import APPROVER, AUDITOR, PROCESS_ADMIN
+from tasks_portal.roles import PROCESS_ADMIN
+from tests.portal._roles import client_as, role_user, role_users
 
 pytestmark = pytest.mark.django_db
 
@@ -35,29 +36,14 @@ BROKEN = (FIXTURES / "admin_review_broken.bpmn").read_bytes()
 KEY = "expense_review"
 
 
-def _user(name: str, role: str | None) -> User:
-    user = User.objects.create_user(name, password=f"pw-{name}-123")
-    if role is not None:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
 @pytest.fixture
 def users() -> dict[str, User]:
-    return {"admin": _user("ada", PROCESS_ADMIN), "auditor": _user("otto", AUDITOR),
-            "approver": _user("pia", APPROVER)}
-
-
-def _client(users: dict[str, User], role: str) -> Client:
-    client = Client()
-    if role != "anonymous":
-        client.force_login(users[role])
-    return client
+    return role_users()
 
 
 @pytest.fixture
 def admin(users: dict[str, User]) -> Client:
-    return _client(users, "admin")
+    return client_as(users, "admin")
 
 
 def _deploy(data: bytes = GOOD, actor: User | None = None) -> ProcessDefinition:
@@ -101,7 +87,7 @@ def _read_urls(instance: ProcessInstance) -> list[str]:
 def test_read_pages_open_to_admins_and_auditors_only(
     users: dict, running: ProcessInstance, role: str, status: int,
 ) -> None:
-    client = _client(users, role)
+    client = client_as(users, role)
     for url in _read_urls(running):
         response = client.get(url)
         assert response.status_code == status, url
@@ -112,7 +98,7 @@ def test_read_pages_open_to_admins_and_auditors_only(
 @pytest.mark.parametrize("role, status", [("admin", 200), ("auditor", 403),
                                           ("approver", 403), ("anonymous", 302)])
 def test_the_upload_page_is_for_admins_only(users: dict, role: str, status: int) -> None:
-    assert _client(users, role).get("/manage/deploy/").status_code == status
+    assert client_as(users, role).get("/manage/deploy/").status_code == status
 
 
 def _write_requests(instance: ProcessInstance, incident: Incident) -> list[tuple[str, dict]]:
@@ -143,7 +129,7 @@ def test_every_write_url_refuses_everyone_but_admins_and_changes_nothing(
     users: dict, running: ProcessInstance, role: str, status: int,
 ) -> None:
     incident = _incident(running)
-    client = _client(users, role)
+    client = client_as(users, role)
     before = _counts()
     for url, data in _write_requests(running, incident):
         assert client.post(url, data).status_code == status, url
@@ -163,7 +149,7 @@ def test_write_urls_refuse_get(admin: Client, running: ProcessInstance) -> None:
 def test_auditors_see_no_buttons_on_the_pages_they_may_read(
     users: dict, running: ProcessInstance,
 ) -> None:
-    client = _client(users, "auditor")
+    client = client_as(users, "auditor")
     for url in _read_urls(running):
         if url.endswith(".bpmn"):
             continue
@@ -269,7 +255,7 @@ def test_redeploying_the_same_bytes_makes_no_version(admin: Client, users: dict)
 def test_versions_say_who_deployed_what_when_and_each_downloads_its_own_xml(
     admin: Client, users: dict,
 ) -> None:
-    bob = _user("bob", PROCESS_ADMIN)
+    bob = role_user("bob", PROCESS_ADMIN)
     _deploy(actor=users["admin"])
     second = GOOD.replace(b"Expense filed", b"Expense submitted")
     _deploy(second, actor=bob)

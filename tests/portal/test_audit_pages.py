@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import Client
 
@@ -18,7 +18,7 @@ from engine.models import AuditEvent, ProcessInstance
 from engine.services.instances import process_instance_set_variables, process_instance_start
 from engine.services.user_tasks import user_task_complete
 from tasks_portal import audit_views
-from tasks_portal.roles import APPROVER, AUDITOR, PROCESS_ADMIN
+from tests.portal._roles import client_as, role_users
 from tests.portal.test_admin_pages import GOOD, _deploy
 
 pytestmark = pytest.mark.django_db
@@ -27,29 +27,14 @@ T0 = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 TABLE = AuditEvent._meta.db_table
 
 
-def _user(name: str, role: str | None) -> User:
-    user = User.objects.create_user(name, password=f"pw-{name}-123")
-    if role is not None:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
 @pytest.fixture
 def users() -> dict[str, User]:
-    return {"admin": _user("ada", PROCESS_ADMIN), "auditor": _user("otto", AUDITOR),
-            "approver": _user("pia", APPROVER)}
-
-
-def _client(users: dict[str, User], role: str) -> Client:
-    client = Client()
-    if role != "anonymous":
-        client.force_login(users[role])
-    return client
+    return role_users()
 
 
 @pytest.fixture
 def auditor(users: dict[str, User]) -> Client:
-    return _client(users, "auditor")
+    return client_as(users, "auditor")
 
 
 @pytest.fixture
@@ -77,13 +62,13 @@ def _urls(instance: ProcessInstance) -> list[str]:
 def test_history_pages_are_for_auditors_and_admins(
     users: dict, story: dict, role: str, status: int,
 ) -> None:
-    client = _client(users, role)
+    client = client_as(users, role)
     for url in _urls(story["first"]):
         assert client.get(url).status_code == status, url
 
 
 def test_audit_pages_answer_reads_only(users: dict, story: dict) -> None:
-    client = _client(users, "auditor")
+    client = client_as(users, "auditor")
     before = AuditEvent.objects.count()
     for url in _urls(story["first"]):
         assert client.post(url, {"x": "1"}).status_code == 405, url
