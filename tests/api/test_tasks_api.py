@@ -193,3 +193,22 @@ def test_auditors_read_every_task_and_change_none(as_user, as_token, task):
         assert_problem(auditor.post(f"/api/v1/tasks/{task.pk}/{action}/", {}, format="json"),
                        403, "auth.forbidden")
     assert UserTask.objects.get(pk=task.pk).assignee_username == "approver"
+
+
+def test_a_task_without_a_form_is_decided_with_approved_and_a_reason_to_reject(as_user,
+                                                                              deployed, people):
+    deployed("decide.bpmn")
+    instance, _ = process_instance_start(key="decide", actor=people["system"])
+    task = UserTask.objects.get(instance=instance)
+    client = as_user("approver")
+    client.post(f"/api/v1/tasks/{task.pk}/claim/")
+
+    unexplained = client.post(f"/api/v1/tasks/{task.pk}/complete/",
+                              {"variables": {"approved": False}}, format="json")
+    approved = client.post(f"/api/v1/tasks/{task.pk}/complete/",
+                           {"variables": {"approved": True}}, format="json")
+
+    assert assert_problem(unexplained, 400, "task.invalid-variables")["errors"]["comment"]
+    assert approved.status_code == 200, approved.content
+    instance.refresh_from_db()
+    assert instance.status == "completed" and instance.state["s"][0]["v"]["approved"] is True

@@ -17,6 +17,7 @@ from engine.selectors import (
     INBOX_ORDERS,
     INBOX_VIEWS,
     InboxFilters,
+    process_instance_variables,
     user_task_comments,
     user_task_inbox,
     user_task_list_all,
@@ -35,7 +36,7 @@ from tasks_portal.api.serializers import (
     TaskSerializer,
 )
 from tasks_portal.api.views.common import ApiView, parse_body
-from tasks_portal.forms import task_form_schema, validate_task_submission
+from tasks_portal.forms import task_form_schema, validate_against_schema
 from tasks_portal.permissions import visible_tasks
 from tasks_portal.roles import APPROVER, AUDITOR, PROCESS_ADMIN, has_role
 
@@ -144,9 +145,13 @@ class TaskUnclaim(ApiView):
 
 def _form_variables(task: UserTask, submitted: dict[str, Any]) -> dict[str, object]:
     """The submitted variables checked against the task's form (the inbox's own rules)."""
-    values, errors = validate_task_submission(task, submitted)
-    schema_fields = {str(f["id"]).split(".")[0] for f in task_form_schema(task)["fields"]
+    schema = task_form_schema(task)  # built once: it reads the variables and form file
+    values, errors = validate_against_schema(
+        schema, submitted, process_instance_variables(instance=task.instance))
+    schema_fields = {str(f["id"]).split(".")[0] for f in schema["fields"]
                      if f.get("input", True)}
+    if schema["kind"] == "decision":
+        schema_fields.add("approved")  # the validator takes the decision as the variable too
     unknown = sorted(set(submitted) - schema_fields)
     for name in unknown:
         errors.setdefault(name, []).append("not a field of this task's form")
