@@ -17,8 +17,8 @@ A run is two kinds of transaction:
    instance lock makes jobs of one instance run one after the other, on any number of
    workers.
 
-The claim's FOR UPDATE SKIP LOCKED lives here and in services/external_tasks.py rather
-than in engine.locks: it never waits, so it takes no part in the lock order.
+The claim's FOR UPDATE SKIP LOCKED is `engine.locks.skip_locked_jobs`: it never waits, so
+it takes no part in the lock order.
 
 A worker that dies mid-job gives up nothing explicitly: its transaction is rolled back by
 PostgreSQL when the connection drops, and its lease expires, after which another worker
@@ -256,13 +256,14 @@ def claim_due_jobs(*, worker_id: str, limit: int = 100, now: datetime | None = N
     incident holds them), jobs of suspended or ended instances, and jobs under another
     live lease. Rows another claim holds right now are skipped, never waited for.
     """
+    from engine import locks
+
     at = now or timezone.now()
     expires = at + (lease or lease_duration())
     with transaction.atomic():
-        # The runner's own lock (DESIGN: locks.py holds the instance/child locks of a
-        # trigger; this one never waits, so it cannot take part in a lock cycle).
+        # Never waits, so it cannot take part in a lock cycle.
         rows = list(
-            Job.objects.select_for_update(skip_locked=True, of=("self",))
+            locks.skip_locked_jobs(Job.objects.all())
             .filter(due_at__lte=at, topic__isnull=True, retries_left__gt=0)
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=at))
             .filter(Q(instance__isnull=True) | Q(instance__status="running"))

@@ -9,6 +9,9 @@ choose the order (a caller's id is below its children's, so both orders agree). 
 head is always locked last, just before its rows are appended at the end of the
 transaction, and a transaction locks at most one chain (an instance's trigger its own
 chain, a deployment or admin action the `system` chain).
+
+Claims of due jobs and external tasks (`skip_locked_jobs`) never wait: rows another claim
+holds are skipped, so they take no part in the lock order.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from engine import rows
 from engine.models import (
@@ -218,3 +222,9 @@ def lock_job(job_pk: int) -> Job:
 def lock_subscription(subscription_pk: int) -> EventSubscription | None:
     """Lock one subscription row if it still exists; call after its instance is locked."""
     return EventSubscription.objects.select_for_update().filter(pk=subscription_pk).first()
+
+
+def skip_locked_jobs(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """`jobs` locked FOR UPDATE SKIP LOCKED (only the job rows, not joined ones): two
+    workers claiming at once split the rows between them and neither waits."""
+    return jobs.select_for_update(skip_locked=True, of=("self",))

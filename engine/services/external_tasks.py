@@ -118,7 +118,7 @@ def _fetch_once(worker_id: str, topics: Sequence[TopicRequest], max_tasks: int
     # SKIP LOCKED: two workers fetching at once split the tasks, neither waits, and a row
     # one of them is locking is never handed to the other.
     rows = list(
-        Job.objects.select_for_update(skip_locked=True, of=("self",))
+        locks.skip_locked_jobs(Job.objects.all())
         .filter(topic__in=list(by_name), due_at__lte=now, retries_left__gt=0,
                 instance__status=InstanceStatus.RUNNING)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
