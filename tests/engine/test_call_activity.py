@@ -107,7 +107,7 @@ def test_a_called_process_that_is_not_deployed_is_an_incident_at_the_call_activi
 def test_a_child_trigger_and_a_cancel_of_its_caller_at_once_never_deadlock():
     """Both lock the caller first (lock_instance locks ancestors, root first), so one waits
     for the other instead of each holding the row the other needs."""
-    from tests.engine.test_instance_concurrency import _together
+    from tests.concurrency import run_together
 
     deployment_create(files=[("call_activity.bpmn", MODEL.read_bytes())], actor=None)
     for _ in range(5):
@@ -115,7 +115,7 @@ def test_a_child_trigger_and_a_cancel_of_its_caller_at_once_never_deadlock():
         (child,) = ProcessInstance.objects.filter(parent_instance=parent)
         job_complete(job_id=job_of(child.pk, "check").pk, now=NOW)
         task = open_task(child.pk, "decide")
-        _, failures = _together([
+        _, failures = run_together([
             lambda t=task: user_task_complete(task_id=t.pk, actor=None,
                                               variables={"decision": "yes"}, now=NOW),
             lambda p=parent: process_instance_cancel(instance_id=p.pk, now=NOW),
