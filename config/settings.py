@@ -150,6 +150,15 @@ if _pool_max > 0:
         "max_size": _pool_max,
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django turns psycopg's prepared statements off unless asked (prepare_threshold
+    # None, for PgBouncer's transaction mode). The engine's hot statements (engine/rows.py)
+    # are fixed texts sent with server-side binding: prepared after this many uses on a
+    # connection, PostgreSQL plans them once instead of on every call. "none" turns it off
+    # again (behind PgBouncer in transaction mode before 1.21).
+    _prepare = (os.environ.get("DB_PREPARE_THRESHOLD") or "5").strip().lower()
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        None if _prepare in ("", "none", "off") else int(_prepare))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing
     # half-way with "database is locked"; WAL lets readers go on while one writes.

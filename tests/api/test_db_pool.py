@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 _PROBE = (
     "import django; django.setup()\n"
     "from django.db import connection\n"
+    # Wait for the pool's min_size connection first: a request made while the pool is
+    # still filling gets a second connection, and then either may come back.
+    "connection.pool.open(wait=True)\n"
     "connection.ensure_connection()\n"
     "first = connection.connection\n"
     "connection.close()\n"
