@@ -159,14 +159,19 @@ class UserTask(models.Model):
     when the task was made (the inbox joins on the foreign key; the name is never lost).
     """
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    # No single-column index on instance, assignee or owner: the unique (instance, task_id)
+    # and the (assignee, status) and (owner, status) indexes start with them and serve the
+    # same look-ups; every index of this table is written again when a task's status
+    # changes (docs/benchmarks.md).
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks",
+                                 db_index=False)
     task_id = models.PositiveBigIntegerField()
     element_id = models.CharField(max_length=255)
     name = models.CharField(max_length=255, blank=True)
     assignee_username = models.CharField(max_length=150, null=True, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_tasks",
+        related_name="assigned_tasks", db_index=False,
     )
     candidate_users = models.JSONField(default=list, blank=True)
     candidate_groups = models.JSONField(default=list, blank=True)
@@ -188,7 +193,7 @@ class UserTask(models.Model):
     # assignee (the delegate) works it; resolving gives it back to the owner.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="owned_tasks",
+        related_name="owned_tasks", db_index=False,
     )
     delegation_state = models.CharField(max_length=16, blank=True, default="")
     # What the delegate proposed when resolving: merged under the owner's values on completion.
