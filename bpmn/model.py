@@ -215,6 +215,8 @@ class TimerEventDefinition(EventDefinition):
 class SignalEventDefinition(EventDefinition):
     trigger: ClassVar[Trigger] = Trigger.SIGNAL
     signal_ref: str | None = None
+    # camunda:async="true" on a throw: the broadcast is delivered by a job after commit.
+    asynchronous: bool = False
 
 
 @dataclass(frozen=True, slots=True)

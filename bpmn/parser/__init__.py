@@ -198,7 +198,10 @@ def _event_definition(el: etree._Element, ctx: _Context) -> EventDefinition | No
                                             text_line=child.sourceline)
         return TimerEventDefinition(ident, line)
     if name == "signalEventDefinition":
-        return SignalEventDefinition(ident, line, signal_ref=_ref(el, el.get("signalRef")))
+        # camunda:async (operaton:, flowable: alike) is read as async_before.
+        read = read_extensions(el, None)
+        return SignalEventDefinition(ident, line, signal_ref=_ref(el, el.get("signalRef")),
+                                     asynchronous=read.ext.async_before)
     if name == "errorEventDefinition":
         read = read_extensions(el, None)
         return ErrorEventDefinition(
