@@ -77,6 +77,9 @@ TIMER_KINDS = frozenset({"timer", "start-timer"})
 WORK_KINDS = frozenset({"service", "send", "businessRule", "async"})
 # Kinds whose run touches nothing outside the database: several share one transaction.
 BATCHED_KINDS = frozenset({"timer", "start-timer", "async"})
+# An asynchronous signal throw (camunda:async="true"): the broadcast, after the thrower's
+# commit. Its row has no instance, so it outlives the thrower (engine/services/_shell.py).
+SIGNAL_JOB_KIND = "signal"
 # Custom job rows of one instance get job ids far above the runtime's wait ids.
 _CUSTOM_JOB_ID_BASE = 1 << 48
 
@@ -109,7 +112,7 @@ def idempotency_key(job: Job) -> str:
 
 def register_job_kind(kind: str, handler: JobHandler) -> None:
     """Run `handler(job, now)` for due jobs of `kind`, in the transaction that deletes them."""
-    if kind in TIMER_KINDS or kind in WORK_KINDS:
+    if kind in TIMER_KINDS or kind in WORK_KINDS or kind == SIGNAL_JOB_KIND:
         raise ValueError(f"job kind {kind!r} belongs to the engine")
     _KINDS[kind] = handler
 
@@ -678,3 +681,12 @@ def stop_embedded_runner(timeout: float = 5.0) -> None:
 def kick_soon(due: datetime | None, now: datetime) -> bool:
     """Is a job due at `due` worth a kick? Later ones are the sweep's (every second)."""
     return due is None or due <= now + timedelta(seconds=1)
+
+
+def _deliver_signal(job: Job, at: datetime) -> None:
+    from engine.services._shell import deliver_signal_job
+
+    deliver_signal_job(job, now=at)
+
+
+_KINDS[SIGNAL_JOB_KIND] = _deliver_signal

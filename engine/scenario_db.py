@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
+
+from engine import locks
 from engine.errors import EngineError
+from engine.jobs import SIGNAL_JOB_KIND
 from engine.models import (
     AuditEvent,
     Incident,
@@ -29,9 +33,10 @@ from engine.runtime import AuditKind
 from engine.scenario_run import MAX_SETTLE_STEPS, ScenarioRun
 from engine.scenarios import Complete, Scenario, ScenarioError
 from engine.selectors import process_instance_variables
+from engine.services._shell import deliver_signal_job
 from engine.services.deployments import deployment_create
 from engine.services.instances import process_instance_start
-from engine.services.jobs import job_complete, job_fail, job_fire
+from engine.services.jobs import job_complete, job_delete_done, job_fail, job_fire
 from engine.services.messages import message_correlate, signal_throw
 from engine.services.user_tasks import user_task_complete
 from engine.status import InstanceStatus, UserTaskStatus
@@ -123,11 +128,17 @@ class DatabaseRun(ScenarioRun):
         self._label_new_instances(before)
 
     def settle(self) -> None:
-        """Work off service, send and business rule jobs as soon as they exist, in creation
-        order, with the next scripted result for their task."""
+        """Work off service, send and business rule jobs (message throw events with an
+        implementation included) as soon as they exist, in creation order, with the next
+        scripted result for their task; and the jobs of asynchronous signal throws."""
         for _ in range(MAX_SETTLE_STEPS):
             job = self._jobs().filter(kind__in=WORK_KINDS, retries_left__gt=0).order_by(
                 "created_at", "pk").first()
+            signal = Job.objects.filter(kind=SIGNAL_JOB_KIND, instance__isnull=True,
+                                        retries_left__gt=0).order_by("created_at", "pk").first()
+            if signal is not None and (job is None or signal.pk < job.pk):
+                self._deliver_signal(signal.pk)
+                continue
             if job is None:
                 return
             if job.kind == "async":  # a transaction boundary: nothing to call
@@ -148,6 +159,18 @@ class DatabaseRun(ScenarioRun):
                            variables=dict(result) if isinstance(result, Mapping) else {},
                            now=self.now)
         raise ScenarioError(f"no quiescence after {MAX_SETTLE_STEPS} jobs")
+
+    def _deliver_signal(self, job_pk: int) -> None:
+        """Run an asynchronous signal throw's job, as the job runner would."""
+        before = set(ProcessInstance.objects.values_list("pk", flat=True))
+        try:
+            with transaction.atomic():
+                job = locks.lock_job(job_pk)
+                deliver_signal_job(job, now=self.now)
+                job_delete_done(job.pk)
+        except EngineError as exc:
+            raise ScenarioError(f"{exc.code}: {exc.message}") from None
+        self._label_new_instances(before)
 
     # ---------------------------------------------------------------- reading
 

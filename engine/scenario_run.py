@@ -110,6 +110,8 @@ class EngineOnlyRun(ScenarioRun):
     services: dict[str, list[Mapping[str, object]]] = field(default_factory=dict)
     compiled: dict[str, runtime.CompiledProcess] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # Asynchronous signal throws (camunda:async) not delivered yet: the jobs of the run.
+    signal_jobs: list[fx.ThrowSignal] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.now = self.scenario.clock
@@ -234,10 +236,19 @@ class EngineOnlyRun(ScenarioRun):
         """Work off jobs (scripted service results) and internal signals and messages."""
         for _ in range(MAX_SETTLE_STEPS):
             moved = False
+            if self.signal_jobs:
+                # An asynchronous signal throw's job: after the step that threw it, to
+                # whoever waits by then (the thrower may have ended meanwhile).
+                pending = self.signal_jobs.pop(0)
+                self.signal(str(pending.name), pending.variables)
+                moved = True
             for label, _, sim in self._every():
                 while sim.outbox:
                     item = sim.outbox.pop(0)
-                    if isinstance(item, fx.ThrowSignal):
+                    if isinstance(item, fx.ThrowSignal) and item.asynchronous:
+                        if item.name is not None:
+                            self.signal_jobs.append(item)
+                    elif isinstance(item, fx.ThrowSignal):
                         self.signal(str(item.name), item.variables)
                     else:
                         self._send_internal_message(item)

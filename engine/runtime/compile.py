@@ -188,6 +188,8 @@ class Node:
     # Several event definitions (engine/runtime/multiple.py): MultiplePlan on the event,
     # PartOf on each of its synthetic per-definition part nodes.
     multiple: object | None = None
+    # A signal throw with camunda:async="true": broadcast by a job after commit.
+    async_signal: bool = False
 
     @property
     def name(self) -> str | None:
@@ -457,6 +459,8 @@ class _Builder:
             out.correlation = self.correlation_key(node.correlation_key, node)
         if isinstance(node, m.Event):
             self.event(node, out, links)
+        if isinstance(node, m.IntermediateThrowEvent | m.EndEvent):
+            self.send_job(node, out)
         out.async_before = ext.async_before
         out.async_after = ext.async_after
         out.pre_script = self.extra_script(ext.pre_script, node, "preScript")
@@ -565,6 +569,8 @@ class _Builder:
         elif isinstance(d, m.SignalEventDefinition):
             name = self.named(self.definitions.signals, d.signal_ref)
             out.name_text = None if name is None else self.text(name, node, "signal name")
+            out.async_signal = d.asynchronous and isinstance(
+                node, m.IntermediateThrowEvent | m.EndEvent)
         elif isinstance(d, m.ErrorEventDefinition):
             error = self.definitions.errors.get(d.error_ref) if d.error_ref else None
             # A catcher (boundary, event subprocess start) of an error without errorCode
@@ -592,6 +598,28 @@ class _Builder:
                                           d.condition.language)
         elif isinstance(d, m.LinkEventDefinition) and isinstance(node, m.IntermediateThrowEvent):
             out.link_target = links.get(d.name)
+
+    def send_job(self, node: m.IntermediateThrowEvent | m.EndEvent, out: Node) -> None:
+        """A message throw or end event with an implementation (Camunda 7 camunda:class,
+        delegateExpression, expression or type="external" on the messageEventDefinition;
+        Zeebe's zeebe:taskDefinition on the event) behaves like a send task, as in Camunda
+        7 and 8: its token waits for a "send" job that a handler or an outside worker does."""
+        service = message_implementation(node)
+        if service is None:
+            return
+        if len(node.definitions) > 1:
+            # A multiple event throws all its definitions at once (§10.5.1); one of them
+            # waiting for a job would need a join of its own.
+            self.problems.append(_diag(
+                "a message definition with an implementation (a send job) in an event with "
+                "several event definitions is not supported by this engine yet", node.id,
+                node.line))
+            return
+        definition = node.definitions[0]
+        assert isinstance(definition, m.MessageEventDefinition)  # noqa: S101 - checked above
+        out.job_kind = "send"
+        out.job_payload = _job_payload(node, self, service=service,
+                                       message_ref=definition.message_ref)
 
     # -- inclusive joins
 
@@ -659,8 +687,30 @@ def _behaviour(node: m.FlowNode) -> str:
     return kinds.get(node.kind, "unsupported")
 
 
-def _job_payload(node: m.FlowNode, builder: _Builder) -> dict[str, object]:
-    service = node.ext.service
+def message_implementation(node: m.FlowNode) -> m.ServiceImplementation | None:
+    """How a message throw or end event is carried out, if the model says: Camunda 7
+    puts it on the messageEventDefinition, Zeebe on the event (zeebe:taskDefinition)."""
+    if not isinstance(node, m.IntermediateThrowEvent | m.EndEvent):
+        return None
+    for definition in node.definitions:
+        if not isinstance(definition, m.MessageEventDefinition):
+            continue
+        for service in (definition.implementation, node.ext.service):
+            if service is None or service.kind == "none":
+                continue
+            if service.kind == "expression" and not (service.value or "").strip().startswith(
+                    ("${", "#{")):
+                # camunda:expression="plan_details": SpiffWorkflow's message payload (its
+                # camunda-flavoured models), not a Camunda 7 expression to call.
+                continue
+            return service
+    return None
+
+
+def _job_payload(node: m.FlowNode, builder: _Builder,
+                 service: m.ServiceImplementation | None = None,
+                 message_ref: str | None = None) -> dict[str, object]:
+    service = service or node.ext.service
     payload: dict[str, object] = {}
     if service is not None:
         payload["implementation"] = service.kind
@@ -675,6 +725,8 @@ def _job_payload(node: m.FlowNode, builder: _Builder) -> dict[str, object]:
             payload["fields"] = dict(service.fields)
     if node.ext.retry_cycle:
         payload["retry_cycle"] = node.ext.retry_cycle
-    if isinstance(node, m.SendTask) and node.message_ref:
-        payload["message"] = builder.named(builder.definitions.messages, node.message_ref)
+    if isinstance(node, m.SendTask):
+        message_ref = node.message_ref
+    if message_ref:
+        payload["message"] = builder.named(builder.definitions.messages, message_ref)
     return payload

@@ -108,8 +108,13 @@ class Unsubscribe:
 
 @dataclass(frozen=True, slots=True)
 class ThrowSignal:
+    """A signal broadcast. `asynchronous` (camunda:async="true" on the definition): the
+    shell delivers it by a job after the thrower's transaction commits, not within it."""
+
     name: str | None
     variables: Mapping[str, object] = field(default_factory=dict)
+    asynchronous: bool = False
+    element_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

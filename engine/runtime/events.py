@@ -66,6 +66,9 @@ def throw_event(run: Run, token: st.Token, node: c.Node) -> None:
 
         throw(run, token, node, LEAVE)  # the token leaves when the handlers are done
         return
+    if node.job_kind is not None:
+        send_job(run, token, node)  # the token goes on when the job is done
+        return
     if node.multiple is not None:
         from engine.runtime.multiple import throw as throw_all
 
@@ -102,6 +105,9 @@ def end_event(run: Run, token: st.Token, node: c.Node) -> None:
         throw_error(run, token, node.code or c.ThrowCode(None, None), None,
                     from_activity=False)
         return
+    if node.job_kind is not None:
+        send_job(run, token, node)  # the token ends when the job is done
+        return
     if node.multiple is not None:
         from engine.runtime.multiple import throw as throw_all
 
@@ -127,9 +133,56 @@ def _send(run: Run, token: st.Token, node: c.Node) -> None:
     if node.trigger is Trigger.MESSAGE:
         run.emit(fx.SendMessage(name, variables, node.id))
     elif node.trigger is Trigger.SIGNAL:
-        run.emit(fx.ThrowSignal(name, variables))
+        # camunda:async="true": Camunda 7 delivers the signal in a job of its own after the
+        # thrower's transaction; the thrower goes on at once either way.
+        run.emit(fx.ThrowSignal(name, variables, node.async_signal, node.id))
+    if node.async_signal:
+        run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id,
+                  trigger=str(node.trigger), name=name, asynchronous=True)
+        return
     run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger=str(node.trigger),
               name=name)
+
+
+def send_job(run: Run, token: st.Token, node: c.Node) -> None:
+    """A message throw or end event with an implementation (compile.send_job): like a
+    send task, the token waits for a "send" job with the same payload, which a registered
+    handler or an outside worker (by topic) does. Input mappings (Zeebe ioMapping, Camunda
+    inputOutput) are local variables of the event while it waits, as for a task."""
+    token.state = st.WAIT
+    if node.inputs:
+        local: dict[str, object] = {}
+        token.locals = local
+        for mapping in node.inputs:
+            local[mapping.target] = run.mapped(mapping, token)
+    name = run.value(node.name_text, token)
+    wait = run.new_wait(token, st.JOB, node.id, st.OWN)
+    run.audit(fx.AuditKind.EVENT_WAITING, node.id, token=token.id, trigger=str(node.trigger),
+              name=None if name is None else str(name), job=wait.id)
+    payload = dict(node.job_payload)
+    payload["variables"] = snapshot(run.state, token)
+    run.emit(fx.ScheduleJob(wait.id, node.job_kind or "send", node.id, None, payload))
+
+
+def send_job_done(run: Run, token: st.Token, node: c.Node,
+                  variables: Mapping[str, object]) -> None:
+    """The send job of a throw or end event is done: the handler's variables are set (as a
+    task's result), output mappings applied, and the token leaves (an end event ends it)."""
+    if variables:
+        run.set_variables(token, variables, node.id)
+    outputs = [(m.target, run.mapped(m, token)) for m in node.outputs]
+    token.locals = None
+    if outputs:
+        outer = st.Token(0, node.id, token.scope)  # outputs go to the enclosing scope
+        for name, value in outputs:
+            run.set_variable(outer, name, value, node.id)
+    thrown = run.value(node.name_text, token)
+    run.audit(fx.AuditKind.EVENT_THROWN, node.id, token=token.id, trigger=str(node.trigger),
+              name=None if thrown is None else str(thrown))
+    if node.behaviour == c.END:
+        run.end_token(token)
+        return
+    run.leave(token, run.select_outgoing(token, node))
 
 
 def terminate(run: Run, token: st.Token, node: c.Node) -> None:

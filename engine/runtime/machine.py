@@ -559,6 +559,10 @@ class Run:
             self.audit(fx.AuditKind.JOB_DONE, wait.element, job=wait.id)
             token.state = st.WAIT
             node = self.nodes[token.node]
+            if node.behaviour in (c.THROW, c.END):  # a message throw's send job
+                self.guarded(token, lambda: _events.send_job_done(self, token, node,
+                                                                  trigger.variables))
+                return
             self.guarded(token, lambda: self.complete_activity(token, node, trigger.variables))
         elif isinstance(trigger, tr.JobFailed):
             wait = self.wait_for(trigger.job_id, st.JOB)
@@ -574,7 +578,10 @@ class Run:
                 return
             self.drop_wait(wait, consumed=True)
             thrown = c.ThrowCode(None, trigger.error_code)
-            throw_error(self, token, thrown, trigger.message, from_activity=True)
+            # A throw or end event has no boundary events: the error is thrown from the
+            # event's scope, as an error end event there would throw it.
+            activity = self.nodes[token.node].behaviour not in (c.THROW, c.END)
+            throw_error(self, token, thrown, trigger.message, from_activity=activity)
         elif isinstance(trigger, tr.TimerFired):
             wait = self.wait_for(trigger.job_id, st.TIMER)
             fire_wait(self, wait, {}, by_id=True)

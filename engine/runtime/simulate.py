@@ -30,9 +30,12 @@ class Simulation:
     After every trigger the state is serialised to JSON text and read back (unless
     `roundtrip` is off), so whatever runs here also runs from the database. Signals and
     messages the instance throws are delivered back to its own subscriptions, as the shell
-    does, each in a step of its own. `services` scripts the outcome of service, send and
-    business rule tasks by element id, used in order: {"result": {...}}, {"error": CODE}
-    or {"fail": "message"}; unscripted jobs complete with no variables.
+    does, each in a step of its own; an asynchronous signal throw (camunda:async) waits in
+    `signal_jobs`, as the shell's job for it would, and reaches whoever waits when it is
+    worked. `services` scripts the outcome of service, send and business rule tasks, and
+    of message throw events with an implementation (their send job), by element id, used
+    in order: {"result": {...}}, {"error": CODE} or {"fail": "message"}; unscripted jobs
+    complete with no variables.
 
     Call activities: `resolve` finds the called process (None: not deployed, an
     incident); each child is a Simulation of its own in `children` (by call id, kept after
@@ -55,6 +58,7 @@ class Simulation:
     incidents: list[fx.Incident] = field(default_factory=list)
     service_calls: list[str] = field(default_factory=list)
     outbox: list[fx.ThrowSignal | fx.SendMessage] = field(default_factory=list)
+    signal_jobs: list[fx.ThrowSignal] = field(default_factory=list)  # camunda:async signals
     failed_jobs: set[int] = field(default_factory=set)  # final failures: incidents
     steps: int = 0
     max_state_bytes: int = 0
@@ -144,6 +148,9 @@ class Simulation:
         """Signals and messages the instance threw, back to its own subscriptions."""
         while self.outbox and self.active:
             item = self.outbox.pop(0)
+            if isinstance(item, fx.ThrowSignal) and item.asynchronous:
+                self.signal_jobs.append(item)  # delivered by its job (deliver_signal_job)
+                continue
             kind = "signal" if isinstance(item, fx.ThrowSignal) else "message"
             targets = [s for s in self.subscriptions.values()
                        if s.kind == kind and s.name == item.name]
@@ -154,6 +161,17 @@ class Simulation:
             else:
                 self.send(tr.MessageReceived(targets[0].subscription_id, None,
                                              dict(item.variables)))
+
+    def deliver_signal_job(self) -> bool:
+        """Work the oldest asynchronous signal job: to this instance's catchers, if it still
+        has any. False when there was none to work."""
+        if not self.signal_jobs:
+            return False
+        item = self.signal_jobs.pop(0)
+        if self.active and any(s.kind == "signal" and s.name == item.name
+                               for s in self.subscriptions.values()):
+            self.send(tr.SignalReceived(str(item.name), dict(item.variables)))
+        return True
 
     def run(self, answer_task: TaskAnswer | None = None, *, timers: bool = True,
             max_steps: int = 100_000) -> Simulation:
@@ -166,6 +184,8 @@ class Simulation:
                 # No call activity started a child: the family is this instance alone.
                 if self.outbox:
                     self.deliver()
+                if self.deliver_signal_job():
+                    continue
                 if not self.active:
                     break
                 live = [self]
@@ -179,6 +199,8 @@ class Simulation:
             else:
                 for sim in self.family():
                     sim.deliver()
+                if any([sim.deliver_signal_job() for sim in self.family()]):
+                    continue
                 if not self.active:
                     break
                 live = [sim for sim in self.family() if sim.active]

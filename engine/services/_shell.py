@@ -631,9 +631,15 @@ def _deliver(
     actor: AbstractBaseUser | None,
     depth: int,
 ) -> None:
+    """Deliver what a step threw, in this transaction; an asynchronous signal
+    (camunda:async) only becomes its job here, run by the job runner after commit."""
+    variables = dict(item.variables)
+    if isinstance(item, runtime.ThrowSignal) and item.asynchronous:
+        if item.name is not None:
+            _schedule_signal_job(sender, item.name, variables, item.element_id, now)
+        return
     if depth > MAX_DELIVERY_DEPTH:
         raise DeliveryTooDeep(item.name, MAX_DELIVERY_DEPTH)
-    variables = dict(item.variables)
     if isinstance(item, runtime.ThrowSignal):
         if item.name is not None:
             broadcast_signal(name=item.name, variables=variables, now=now, actor=actor,
@@ -655,6 +661,34 @@ def _deliver(
             kind=str(AuditKind.MESSAGE_UNDELIVERED), at=now, actor=actor, instance_id=sender.pk,
             element_id=item.element_id, data={"name": item.name},
         )])
+
+
+def _schedule_signal_job(sender: ProcessInstance, name: str, variables: Mapping[str, object],
+                         element_id: str | None, now: datetime) -> None:
+    """camunda:async="true" on a signal throw: as in Camunda 7, the broadcast is a job of
+    its own, run after the thrower's transaction commits. The row belongs to no instance
+    (like a start timer's), so it outlives the thrower, whose jobs go when it ends; it
+    carries everything the broadcast needs."""
+    from engine.jobs import SIGNAL_JOB_KIND, schedule_job
+
+    schedule_job(kind=SIGNAL_JOB_KIND, due_at=now, instance=None, payload={
+        "element_id": element_id or SIGNAL_JOB_KIND, "signal": name,
+        "variables": plain(variables), "thrown_by": sender.pk})
+
+
+def deliver_signal_job(job: Job, *, now: datetime) -> int:
+    """Broadcast the signal of an asynchronous throw's job (LOCKED by the caller, which
+    deletes it in the same transaction); returns how many instances received it. Whoever
+    waits for the signal when the job runs gets it, the thrower itself included, even if
+    it started waiting after the throw (Camunda 7 does the same)."""
+    payload = job.payload or {}
+    name = payload.get("signal")
+    if not isinstance(name, str) or not name:
+        return 0
+    variables = payload.get("variables")
+    return broadcast_signal(name=name, now=now, actor=None, depth=1,
+                            variables=dict(variables) if isinstance(variables, Mapping)
+                            else {})
 
 
 def broadcast_signal(
