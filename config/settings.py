@@ -208,8 +208,11 @@ STATICFILES_DIRS: list[Any] = [
 ]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
-# --- Redis: Channels layer and Celery ---------------------------------------------------
+# --- Redis and the Celery broker ---------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Celery's broker: CELERY_BROKER_URL when given (RabbitMQ: amqp://user:pass@host:5672//),
+# else Redis. The Channels layer (live inbox pushes between processes) is always Redis's.
+_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
 
 if REDIS_URL:
     CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
@@ -218,12 +221,15 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         },
     }
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = REDIS_URL
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if _BROKER_URL:
+    CELERY_BROKER_URL = _BROKER_URL
+    # The job tasks keep no results (ignore_result); Redis holds them when it is there.
+    CELERY_RESULT_BACKEND = REDIS_URL or None
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     # Embedded default: one process, nothing to install; jobs run inside the caller.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_RESULT_BACKEND = "cache+memory://"
     CELERY_TASK_ALWAYS_EAGER = True
@@ -240,7 +246,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # --- Job runner (engine/jobs.py, docs/jobs.md) ------------------------------------------
 # celery: workers run jobs (kicked on commit + the beat sweep below); embedded: a thread
 # of the server process (`make run`, no broker); off: only `manage.py run_jobs`.
-JOB_RUNNER = os.environ.get("JOB_RUNNER", "celery" if REDIS_URL else "embedded")
+JOB_RUNNER = os.environ.get("JOB_RUNNER", "celery" if _BROKER_URL else "embedded")
 JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "60"))
 JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "1"))
 JOB_CLAIM_LIMIT = int(os.environ.get("JOB_CLAIM_LIMIT", "50"))
