@@ -312,6 +312,7 @@ def _apply_effects(
             _cancel_user_tasks(instance, UserTask.objects.filter(
                 instance=instance, task_id=effect.task_id, status__in=USER_TASK_ACTIVE))
         elif isinstance(effect, runtime.ScheduleJob):
+            from engine.external_wakeup import announce
             from engine.jobs import kick_on_commit, kick_soon
             from engine.service_tasks import external_topic
 
@@ -324,6 +325,8 @@ def _apply_effects(
             )
             if topic is None and kick_soon(effect.due, now):  # wake a runner on commit
                 kick_on_commit()
+            if topic is not None:  # wake long polls of the topic on commit
+                announce(topic)
         elif isinstance(effect, runtime.CancelJob):
             Job.objects.filter(instance=instance, job_id=effect.job_id).delete()
         elif isinstance(effect, runtime.Subscribe):

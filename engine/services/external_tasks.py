@@ -5,6 +5,12 @@ zeebe task type no Python handler serves); its id is the row's pk. The lock is t
 lease (lease_owner = the worker id, lease_expires_at); an expired lock makes the task
 available to the next fetch. Complete, failure, BPMN error and extend lock need the
 worker's own, unexpired lock; each is one transaction that locks the instance first.
+
+A long poll (`async_response_timeout_ms`) sleeps between fetches until the earliest of: a
+wake-up for one of its topics (engine.external_wakeup: NOTIFY on PostgreSQL, an in-process
+wake on SQLite; announced by whatever makes a task available), the moment the soonest
+lock of its topics expires or retry falls due (those come with no event), a safety
+re-check, and its timeout. Without wake-ups it looks again every 100 ms, as it used to.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Min, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from engine import locks
+from engine import external_wakeup, locks
 from engine.errors import (
     ExternalTaskInvalid,
     ExternalTaskLockedByOther,
@@ -41,8 +48,11 @@ __all__ = [
     "external_task_unlock",
 ]
 
-# How often a long poll looks again while it waits (a fetch is one indexed query).
-POLL_INTERVAL_S = 0.1
+# How often a long poll looks again while no wake-up can reach it, or while a task that is
+# free is held by another transaction's row lock (a fetch is one indexed query).
+POLL_INTERVAL_S = external_wakeup.POLL_INTERVAL_S
+# Waking a hair after a lock expires, so the fetch's own clock sees it expired.
+_AFTER_EXPIRY_S = 0.002
 MAX_ASYNC_RESPONSE_TIMEOUT_MS = 30 * 60 * 1000
 
 
@@ -85,8 +95,9 @@ def external_task_fetch_and_lock(
 ) -> list[LockedExternalTask]:
     """Lock up to `max_tasks` available tasks of `topics` for `worker_id`.
 
-    With `async_response_timeout_ms` it is a long poll: if nothing is available it looks
-    again every 100 ms until something is or the timeout passes, then returns (maybe []).
+    With `async_response_timeout_ms` it is a long poll: if nothing is available it waits
+    for a task of its topics to appear (see the module's docstring) and returns as soon as
+    it could lock one, or [] when the timeout passes.
     """
     _check_worker(worker_id)
     if max_tasks < 1:
@@ -102,12 +113,37 @@ def external_task_fetch_and_lock(
     if not 0 <= async_response_timeout_ms <= MAX_ASYNC_RESPONSE_TIMEOUT_MS:
         raise ExternalTaskInvalid(f"asyncResponseTimeout must be 0..{MAX_ASYNC_RESPONSE_TIMEOUT_MS}"
                                   f" ms, not {async_response_timeout_ms}")
+    if async_response_timeout_ms == 0:
+        return _fetch_once(worker_id, topics, max_tasks)
     deadline = time.monotonic() + async_response_timeout_ms / 1000
-    while True:
-        locked = _fetch_once(worker_id, topics, max_tasks)
-        if locked or time.monotonic() >= deadline:
-            return locked
-        time.sleep(min(POLL_INTERVAL_S, max(deadline - time.monotonic(), 0)))
+    names = [t.topic_name for t in topics]
+    with external_wakeup.waiting_for(names) as waiter:
+        while True:
+            waiter.clear()  # a wake from here on makes the next wait return at once
+            locked = _fetch_once(worker_id, topics, max_tasks)
+            left = deadline - time.monotonic()
+            if locked or left <= 0:
+                return locked
+            free_in = _seconds_until_free(names)
+            woken = waiter.wait(left if free_in is None else min(left, free_in))
+            if not woken and time.monotonic() >= deadline and waiter.can_be_woken():
+                return []  # slept to the timeout and nothing came (polling: one last look)
+
+
+def _seconds_until_free(names: list[str]) -> float | None:
+    """How long until a task of `names` that is locked or not yet due becomes available
+    by time alone (lock expiry, retry due): None if no such task, POLL_INTERVAL_S when one
+    is free already (another transaction holds its row: look again soon)."""
+    free_at = (
+        Job.objects.filter(topic__in=names, retries_left__gt=0,
+                           instance__status=InstanceStatus.RUNNING)
+        .aggregate(at=Min(Greatest("due_at", Coalesce("lease_expires_at", "due_at"),
+                                   output_field=DateTimeField())))["at"]
+    )
+    if free_at is None:
+        return None
+    seconds = (free_at - timezone.now()).total_seconds()
+    return seconds + _AFTER_EXPIRY_S if seconds > 0 else POLL_INTERVAL_S
 
 
 @transaction.atomic
@@ -195,10 +231,13 @@ def external_task_failure(*, task_id: int, worker_id: str, error_message: str,
         raise ExternalTaskInvalid(f"retryTimeout must not be negative, not {retry_timeout_ms}")
     now = timezone.now()
     instance, job = _locked_task(task_id, worker_id, now)
-    record_attempt_failed(
+    retried = record_attempt_failed(
         job, instance, message=error_message or "the external worker reported a failure",
         details=error_details, at=now, retries=retries,
         retry_in=timedelta(milliseconds=retry_timeout_ms) if retries is not None else None)
+    if retried:
+        # Due now or later: either way waiting long polls look again and learn when.
+        external_wakeup.announce(str(job.topic))
 
 
 @transaction.atomic
@@ -238,3 +277,4 @@ def external_task_unlock(*, task_id: int) -> None:
     """Drop any lock (an admin's action): the next fetch may take the task."""
     _instance, job = _locked_task(task_id, None, timezone.now())
     Job.objects.filter(pk=job.pk).update(lease_owner=None, lease_expires_at=None)
+    external_wakeup.announce(str(job.topic))
