@@ -24,11 +24,11 @@ from engine.services.incidents import incident_retry
 from engine.services.instances import process_instance_start
 from tests.engine._instances import deploy
 from tests.engine.test_jobs_handlers import (
-    QUEUE,
     REDIS_URL,
     Procs,
     drop_test_queue,
     jobs_run_by,
+    kicks_through,
     redis_reachable,
     wait_until,
     worker_env,
@@ -61,17 +61,8 @@ def workers(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def kicks_to_redis(settings: object) -> Iterator[None]:
     """Let this (test) process kick the workers through Redis, as a web process does."""
-    from config.celery import app
-
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
-    settings.JOB_RUNNER = "celery"  # type: ignore[attr-defined]
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_default_queue=QUEUE)
-    app._pool = None  # the producer pool was made for the memory broker
-    try:
+    with kicks_through(REDIS_URL, settings):
         yield
-    finally:
-        app.conf.update(**saved)
-        app._pool = None
 
 
 def caught(instance_id: int, element: str) -> list[AuditEvent]:

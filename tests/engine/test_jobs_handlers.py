@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,29 @@ def wait_until(predicate: Any, timeout: float, what: str, procs: Procs | None = 
         time.sleep(interval)
     logs = procs.tails() if procs is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+
+@contextmanager
+def kicks_through(broker_url: str, settings: Any) -> Iterator[None]:
+    """Let this (test) process kick the workers through `broker_url`, as a web process
+    does (pytest-django's `settings` fixture; the Celery app's conf is restored after)."""
+    from config.celery import app
+
+    def forget_connections() -> None:
+        # The connection and producer pools were made for the broker before (Celery
+        # drops the same two after a fork).
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
+    settings.JOB_RUNNER = "celery"
+    app.conf.update(broker_url=broker_url, task_always_eager=False, task_default_queue=QUEUE)
+    forget_connections()
+    try:
+        yield
+    finally:
+        app.conf.update(**saved)
+        forget_connections()
 
 
 def jobs_run_by(procs: Procs, name: str, task: str = r"\w+") -> int:

@@ -18,7 +18,14 @@ from django.db import connection
 from engine.models import AuditEvent, Job, ProcessInstance, UserTask
 from engine.services.instances import process_instance_start
 from tests.engine._instances import deploy
-from tests.engine.test_jobs_handlers import QUEUE, Procs, jobs_run_by, wait_until, worker_env
+from tests.engine.test_jobs_handlers import (
+    QUEUE,
+    Procs,
+    jobs_run_by,
+    kicks_through,
+    wait_until,
+    worker_env,
+)
 from tests.markers import needs_postgresql_row_locks
 
 AMQP_URL = os.environ.get("FLOWDESK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -70,17 +77,8 @@ def worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> I
 @pytest.fixture
 def kicks_to_rabbitmq(settings: object) -> Iterator[None]:
     """Let this (test) process kick the worker through RabbitMQ, as a web process does."""
-    from config.celery import app
-
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
-    settings.JOB_RUNNER = "celery"  # type: ignore[attr-defined]
-    app.conf.update(broker_url=AMQP_URL, task_always_eager=False, task_default_queue=QUEUE)
-    app._pool = None  # the producer pool was made for the memory broker
-    try:
+    with kicks_through(AMQP_URL, settings):
         yield
-    finally:
-        app.conf.update(**saved)
-        app._pool = None
 
 
 def test_the_beat_fires_a_timer_boundary_within_two_seconds_over_rabbitmq(worker,
