@@ -100,4 +100,9 @@ def job_retry(*, job_id: int, actor: AbstractBaseUser | None, retries: int = 1,
 def _make_due(job: Job, retries: int, at: datetime) -> None:
     Job.objects.filter(pk=job.pk).update(retries_left=retries, due_at=at, lease_owner=None,
                                          lease_expires_at=None)
-    kick_on_commit()
+    if job.topic is not None:
+        from engine.external_wakeup import announce
+
+        announce(job.topic)  # an external task: wake the long polls of its topic on commit
+    else:
+        kick_on_commit()

@@ -144,6 +144,14 @@ def _change_status(
             wait.get("k") == "condition" for wait in instance.state.get("w", ())):
         # Variables set while it was suspended: its conditional events see them now.
         run_trigger(instance, runtime.VariablesSet({}, by="resume"), now=at, actor=actor)
+    if target == InstanceStatus.RUNNING:
+        from engine.external_wakeup import announce
+        from engine.models import Job
+
+        # Its external tasks can be fetched again: wake the long polls of their topics.
+        for topic in set(Job.objects.filter(instance=instance, topic__isnull=False)
+                         .values_list("topic", flat=True)):
+            announce(str(topic))
     return instance
 
 

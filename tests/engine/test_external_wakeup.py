@@ -236,3 +236,44 @@ def test_the_listener_reconnects_after_its_connection_is_killed(transactional_db
         with transaction.atomic():
             external_wakeup.announce("charge")
         assert woken_within(waiter, 2)
+
+
+@needs_postgresql_row_locks
+def test_an_admins_incident_retry_wakes_a_waiting_long_poll(transactional_db: None) -> None:
+    from engine.models import Incident
+    from engine.services.external_tasks import external_task_failure
+    from engine.services.incidents import incident_retry
+
+    deploy("jobs_external.bpmn")
+    start()
+    [task] = external_task_fetch_and_lock(worker_id="w1", topics=CHARGE)
+    external_task_failure(task_id=task.id, worker_id="w1", error_message="card API down",
+                          retries=0)
+    incident = Incident.objects.get(resolved_at__isnull=True)
+    listener_up()
+    thread, outcome = later(1.0, lambda: incident_retry(incident_id=incident.pk, actor=None))
+    tasks = external_task_fetch_and_lock(worker_id="w2", topics=CHARGE,
+                                         async_response_timeout_ms=10_000)
+    returned = time.monotonic()
+    committed = finished(thread, outcome)
+    assert [t.id for t in tasks] == [task.id] and tasks[0].worker_id == "w2"
+    assert returned - committed < 0.5  # not the 5 s re-check
+
+
+@needs_postgresql_row_locks
+def test_resuming_an_instance_wakes_a_long_poll_for_its_external_task(
+        transactional_db: None) -> None:
+    from engine.services.instances import process_instance_resume, process_instance_suspend
+
+    deploy("jobs_external.bpmn")
+    instance = start()
+    process_instance_suspend(instance_id=instance.pk)
+    assert external_task_fetch_and_lock(worker_id="w1", topics=CHARGE) == []
+    listener_up()
+    thread, outcome = later(1.0, lambda: process_instance_resume(instance_id=instance.pk))
+    tasks = external_task_fetch_and_lock(worker_id="w1", topics=CHARGE,
+                                         async_response_timeout_ms=10_000)
+    returned = time.monotonic()
+    committed = finished(thread, outcome)
+    assert [t.activity_id for t in tasks] == ["Charge"]
+    assert returned - committed < 0.5  # not the 5 s re-check
