@@ -384,14 +384,20 @@ def _remove_leftovers(instance: ProcessInstance) -> None:
                                 for m in (UserTask, Job, EventSubscription, Incident))
     active = list(USER_TASK_ACTIVE)
     with rows.cursor() as cursor:
+        # The instance's tasks are read by instance only (MATERIALIZED: planned on their
+        # own), so the plan is the (instance, task_id) index: with the status in the same
+        # WHERE, the prepared plan walked an open-task index whose dead entries grow with
+        # every completed task (0.015 ms per instance end at first, 0.64 ms 15,000 later).
         cursor.execute(
-            f"WITH t AS (UPDATE {task} SET status = %s "  # noqa: S608 - table names only
-            f"WHERE instance_id = %s AND status = ANY(%s) RETURNING id), "
+            f"WITH mine AS MATERIALIZED (SELECT id, status FROM {task} "  # noqa: S608
+            f"WHERE instance_id = %s), "
+            f"t AS (UPDATE {task} SET status = %s WHERE id IN "
+            f"(SELECT id FROM mine WHERE status = ANY(%s)) RETURNING id), "
             f"i AS (UPDATE {incident} SET job_id = NULL "
             f"WHERE job_id IN (SELECT id FROM {job} WHERE instance_id = %s)), "
             f"j AS (DELETE FROM {job} WHERE instance_id = %s), "
             f"s AS (DELETE FROM {sub} WHERE instance_id = %s) SELECT id FROM t",
-            [str(UserTaskStatus.CANCELLED), instance.pk, active, instance.pk, instance.pk,
+            [instance.pk, str(UserTaskStatus.CANCELLED), active, instance.pk, instance.pk,
              instance.pk],
         )
         cancelled = [row[0] for row in cursor.fetchall()]
